@@ -1,0 +1,1 @@
+"""kamsync analytics."""
