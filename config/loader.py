@@ -88,7 +88,11 @@ def _cross_section_problems(raw: Mapping[str, Any], file: str) -> list[ConfigPro
     """Checks across sections, made on the raw document so they show beside the others."""
     problems: list[ConfigProblem] = []
     sources = raw.get("sources")
-    names = {s.get("name") for s in sources if isinstance(s, dict)} if isinstance(sources, list) else set()
+    names = (
+        {s.get("name") for s in sources if isinstance(s, dict)}
+        if isinstance(sources, list)
+        else set()
+    )
     writeback = raw.get("writeback")
     targets = writeback.get("sources") if isinstance(writeback, dict) else None
     if isinstance(targets, dict):
@@ -158,7 +162,11 @@ def _clean_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
     out: list[int | str] = []
     for index, part in enumerate(loc):
         previous = loc[index - 1] if index else None
-        if isinstance(part, str) and isinstance(previous, int) and part in ("salesforce", "dynamics"):
+        if (
+            isinstance(part, str)
+            and isinstance(previous, int)
+            and part in ("salesforce", "dynamics")
+        ):
             continue  # the discriminated-union tag
         if isinstance(part, str) and ("[" in part or part.startswith("function-")):
             continue

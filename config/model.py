@@ -149,7 +149,9 @@ def _check_dv_field(value: str) -> str:
 
 
 EnvName = Annotated[str, AfterValidator(_check_env_name)]
-ReadableFile = Annotated[Path, BeforeValidator(_path_from_str), AfterValidator(_resolve_readable_file)]
+ReadableFile = Annotated[
+    Path, BeforeValidator(_path_from_str), AfterValidator(_resolve_readable_file)
+]
 AnyPath = Annotated[Path, BeforeValidator(_path_from_str), AfterValidator(_resolve_path)]
 HttpsUrl = Annotated[str, AfterValidator(_check_https_url)]
 SourceName = Annotated[str, AfterValidator(_check_source_name)]
@@ -176,6 +178,28 @@ def _check_weights_sum(weights: BaseModel, what: str) -> None:
 # --------------------------------------------------------------------------- warehouse
 
 
+RESERVED_CATALOGS = frozenset({"kam", "crm", "ops", "main", "memory", "system", "temp"})
+
+
+def _catalog_name(path: Path) -> str:
+    """The catalog name DuckDB gives a file: its name without leading dots, up to the next dot."""
+    return path.name.lstrip(".").split(".", 1)[0]
+
+
+def _check_catalog_name(path: Path) -> Path:
+    catalog = _catalog_name(path)
+    if catalog.lower() in RESERVED_CATALOGS or catalog.lower().startswith("raw_"):
+        raise ValueError(
+            f"a file named {path.name!r} makes DuckDB call its catalog {catalog!r}, the name of a "
+            f"kamsync schema, so queries such as {catalog}.<table> would fail as ambiguous; "
+            "choose another name, e.g. kamsync.duckdb"
+        )
+    return path
+
+
+WarehouseFile = Annotated[AnyPath, AfterValidator(_check_catalog_name)]
+
+
 class WarehouseConfig(Model):
     """Where the warehouse lives.
 
@@ -184,8 +208,8 @@ class WarehouseConfig(Model):
     holds ``path`` open never blocks or breaks a run.
     """
 
-    path: AnyPath = Path("kam.duckdb")
-    engine_path: AnyPath | None = None
+    path: WarehouseFile = Path("kamsync.duckdb")
+    engine_path: WarehouseFile | None = None
     memory_limit: str | None = None
     threads: PositiveInt | None = None
 

@@ -90,7 +90,9 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(rows[0][0])
 
 
-def migrate(con: duckdb.DuckDBPyConnection, target: int | None = None, *, label: str = "") -> list[int]:
+def migrate(
+    con: duckdb.DuckDBPyConnection, target: int | None = None, *, label: str = ""
+) -> list[int]:
     """Bring the open file up to ``target`` (default: the newest); return the versions applied."""
     current = schema_version(con)
     if current > LATEST_VERSION:
@@ -173,7 +175,9 @@ class Warehouse:
     def publish(self) -> None:
         """Atomically replace the analysts' file with a copy of the engine file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+        )
         os.close(fd)
         tmp = Path(tmp_name)
         try:
@@ -184,7 +188,9 @@ class Warehouse:
             os.replace(tmp, self.path)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise WarehouseError(f"cannot publish warehouse to {self.path}: {exc.strerror}") from exc
+            raise WarehouseError(
+                f"cannot publish warehouse to {self.path}: {exc.strerror}"
+            ) from exc
 
     def read_published(self) -> duckdb.DuckDBPyConnection:
         """Open the published file read-only, as an analyst would."""
@@ -205,8 +211,8 @@ class Warehouse:
             )
         return con
 
-    def _settings(self) -> dict[str, str | int]:
-        settings: dict[str, str | int] = {}
+    def _settings(self) -> dict[str, str | bool | int | float | list[str]]:
+        settings: dict[str, str | bool | int | float | list[str]] = {}
         if self.config.memory_limit:
             settings["memory_limit"] = self.config.memory_limit
         if self.config.threads:
