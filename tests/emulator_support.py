@@ -12,6 +12,7 @@ from connectors.emulator.store import FieldDef, Store, TableDef
 CLOCK = datetime(2024, 6, 30, 12, 0, tzinfo=UTC)
 ACCOUNTS = 450
 SOFT_DELETED_ACCOUNTS = 3
+LIVE_ACCOUNTS = ACCOUNTS - SOFT_DELETED_ACCOUNTS
 
 _SYSTEM = (
     FieldDef("Id", "id", "Record ID", nullable=False, updateable=False),

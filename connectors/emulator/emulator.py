@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import importlib
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -72,6 +74,7 @@ class Emulator:
         world: WorldLike | None = None,
         with_score_object: bool = True,
         host: str = "127.0.0.1",
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.seed = seed
         self.accounts = accounts
@@ -79,6 +82,7 @@ class Emulator:
         self.port = port
         self.host = host
         self.with_score_object = with_score_object
+        self.clock = clock
         self._faults = (faults, fault_seed)
         FaultPlan.parse(faults, fault_seed)  # a bad spec fails here, before anything starts
         self._world = world
@@ -115,6 +119,7 @@ class Emulator:
             self._sf_credentials,
             FaultPlan.parse(spec, fault_seed),
             with_score_object=self.with_score_object,
+            clock=self.clock,
         )
         control = ControlApp(self)
         server = EmulatorServer(

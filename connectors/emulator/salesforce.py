@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 from connectors.emulator.faults import FaultPlan
 from connectors.emulator.server import Request, Response
@@ -321,7 +322,7 @@ class SalesforceApp:
     # ------------------------------------------------------------------ routing
 
     def _dispatch(self, request: Request, version: str, rest: str) -> Response:
-        parts = rest.split("/") if rest else []
+        parts = [unquote(part) for part in rest.split("/")] if rest else []
         method = request.method
         head = parts[0] if parts else ""
         if not parts:
