@@ -36,19 +36,24 @@ _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 _CHECKSUM = string.ascii_uppercase + "012345"
 
 
+def case_safe(id15: str) -> str:
+    """The 18-character form of a 15-character id: each 5-character chunk adds one checksum
+    character whose bits say which of its characters are upper-case letters."""
+    suffix = ""
+    for start in (0, 5, 10):
+        chunk = id15[start : start + 5]
+        bits = sum(1 << i for i, char in enumerate(chunk) if "A" <= char <= "Z")
+        suffix += _CHECKSUM[bits]
+    return id15 + suffix
+
+
 def salesforce_id(prefix: str, number: int, pod: str = "5g") -> str:
     """An 18-character Salesforce id: prefix, pod, ``0``, 9 base-62 digits, case-safe suffix."""
     digits = []
     for _ in range(9):
         number, rest = divmod(number, 62)
         digits.append(_BASE62[rest])
-    id15 = f"{prefix}{pod}0{''.join(reversed(digits))}"
-    suffix = ""
-    for start in (0, 5, 10):
-        chunk = id15[start : start + 5]
-        bits = sum(1 << i for i, char in enumerate(chunk) if char.isupper())
-        suffix += _CHECKSUM[bits]
-    return id15 + suffix
+    return case_safe(f"{prefix}{pod}0{''.join(reversed(digits))}")
 
 
 @dataclass(frozen=True)

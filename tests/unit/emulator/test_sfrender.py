@@ -1,0 +1,122 @@
+"""Salesforce wire formats: REST JSON values, compound addresses, Bulk CSV, record ids."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta, timezone
+
+from connectors.emulator.sfrender import (
+    CsvRecords,
+    JsonRecords,
+    bulk_datetime,
+    json_value,
+    records_array,
+    sf_datetime,
+)
+from connectors.emulator.sfwrite import case_safe, salesforce_id
+from connectors.emulator.store import FieldDef, TableDef
+
+TABLE = TableDef(
+    "Account",
+    "Id",
+    "Account",
+    "Accounts",
+    (
+        FieldDef("Id", "id", "Id"),
+        FieldDef("Name", "string", "Name"),
+        FieldDef("Amount", "currency", "Amount"),
+        FieldDef("Count", "int", "Count"),
+        FieldDef("Flag", "boolean", "Flag"),
+        FieldDef("Day", "date", "Day"),
+        FieldDef("Stamp", "datetime", "Stamp"),
+        FieldDef("ShippingStreet", "textarea", "Street", compound="ShippingAddress"),
+        FieldDef("ShippingPostalCode", "string", "Zip", compound="ShippingAddress"),
+        FieldDef("ShippingAddress", "address", "Address"),
+    ),
+)
+RECORD = {
+    "Id": "0015g0000000001AAA",
+    "Name": 'Müller "Quoted", Inc.\nLine 2',
+    "Amount": 1234.5,
+    "Count": 3,
+    "Flag": False,
+    "Day": date(2024, 2, 29),
+    "Stamp": datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+    "ShippingStreet": "1 Way",
+    "ShippingPostalCode": None,
+}
+
+
+def test_datetime_formats_are_utc_with_milliseconds() -> None:
+    local = datetime(2024, 1, 2, 5, 4, 5, 9000, tzinfo=timezone(timedelta(hours=2)))
+    assert sf_datetime(local) == "2024-01-02T03:04:05.009+0000"
+    assert bulk_datetime(local) == "2024-01-02T03:04:05.009Z"
+
+
+def test_json_values() -> None:
+    assert [json_value(v) for v in (None, True, 7, 2.5, 'a"b', date(2024, 1, 2))] == [
+        "null",
+        "true",
+        "7",
+        "2.5",
+        '"a\\"b"',
+        '"2024-01-02"',
+    ]
+    assert json_value(float("nan")) == "null"
+
+
+def test_json_records_with_attributes_and_compound_address() -> None:
+    fields = [
+        TABLE.field(n)
+        for n in ("Id", "Name", "Amount", "Flag", "Day", "Stamp", "ShippingAddress", "Count")
+    ]
+    renderer = JsonRecords(TABLE, [f for f in fields if f], "62.0")
+    [record] = json.loads(records_array(renderer.render([RECORD])))
+    assert record == {
+        "attributes": {
+            "type": "Account",
+            "url": "/services/data/v62.0/sobjects/Account/0015g0000000001AAA",
+        },
+        "Id": "0015g0000000001AAA",
+        "Name": 'Müller "Quoted", Inc.\nLine 2',
+        "Amount": 1234.5,
+        "Flag": False,
+        "Day": "2024-02-29",
+        "Stamp": "2024-01-02T03:04:05.678+0000",
+        "ShippingAddress": {
+            "city": None,
+            "country": None,
+            "geocodeAccuracy": None,
+            "latitude": None,
+            "longitude": None,
+            "postalCode": None,
+            "state": None,
+            "street": "1 Way",
+        },
+        "Count": 3,
+    }
+    assert renderer.render([{"Id": "x"}])[0].endswith('"ShippingAddress":null,"Count":null}')
+
+
+def test_csv_quotes_every_value_and_leaves_nulls_empty() -> None:
+    fields = [
+        f for f in (TABLE.field(n) for n in ("Id", "Name", "Amount", "Flag", "Stamp", "Count")) if f
+    ]
+    text = CsvRecords(fields).render([RECORD, {"Id": "2"}])
+    assert text == (
+        '"Id","Name","Amount","Flag","Stamp","Count"\n'
+        '"0015g0000000001AAA","Müller ""Quoted"", Inc.\nLine 2","1234.5","false",'
+        '"2024-01-02T03:04:05.678Z","3"\n'
+        '"2","","","","",""\n'
+    )
+    assert (
+        CsvRecords(fields, ";", "\r\n").render([])
+        == '"Id";"Name";"Amount";"Flag";"Stamp";"Count"\r\n'
+    )
+
+
+def test_case_safe_ids() -> None:
+    assert case_safe("001D000000IqhSL") == "001D000000IqhSLIAZ"  # the example in Salesforce's docs
+    first, second = salesforce_id("001", 1), salesforce_id("001", 62)
+    assert first == "0015g0000000001AAA" and second[:15] == "0015g0000000010"
+    assert len({salesforce_id("a0K", n) for n in range(1000)}) == 1000
