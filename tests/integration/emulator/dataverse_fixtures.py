@@ -21,6 +21,7 @@ import msal
 import pytest
 
 from connectors.emulator.dataverse import (
+    ClientCertificate,
     DataverseApp,
     DataverseCredentials,
     DataverseSettings,
@@ -321,24 +322,16 @@ def start_org(
     return Org(store, app, server, tls, credentials, urls["url"], urls["authority"], session)
 
 
-@pytest.fixture(scope="module")
-def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
-    """A running org with the default settings and the score table seeded."""
-    running = start_org(
-        tmp_path_factory.mktemp("dataverse"),
-        settings=DataverseSettings(create_score_table=True),
-    )
-    yield running
-    running.server.stop()
+def running_org(factory: pytest.TempPathFactory, name: str, **kwargs: Any) -> Iterator[Org]:
+    """Body of a module-scoped ``org`` fixture: start an org, yield it, stop it."""
+    running = start_org(factory.mktemp(name), **kwargs)
+    try:
+        yield running
+    finally:
+        running.server.stop()
 
 
-@pytest.fixture(scope="module")
-def token(org: Org) -> str:
-    """An access token for ``org``."""
-    return org.token()
-
-
-def client_certificate() -> Any:
+def client_certificate() -> ClientCertificate:
     """A fresh client certificate (key and PEM)."""
     return create_client_certificate("kamsync-tests")
 

@@ -10,12 +10,13 @@ import msal
 import pytest
 import requests
 
-from connectors.emulator.dataverse import DataverseSettings
+from connectors.emulator.dataverse import ClientCertificate, DataverseSettings
 from tests.integration.emulator.dataverse_fixtures import (
     CLIENT_ID,
     TENANT,
     Org,
     client_certificate,
+    running_org,
     start_org,
 )
 
@@ -31,18 +32,13 @@ class WallClock:
 
 
 @pytest.fixture(scope="module")
-def certificate() -> object:
+def certificate() -> ClientCertificate:
     return client_certificate()
 
 
 @pytest.fixture(scope="module")
-def org(tmp_path_factory: pytest.TempPathFactory, certificate: object) -> Iterator[Org]:
-    running = start_org(
-        tmp_path_factory.mktemp("dv-auth"),
-        certificate=certificate.certificate_pem,  # type: ignore[attr-defined]
-    )
-    yield running
-    running.server.stop()
+def org(tmp_path_factory: pytest.TempPathFactory, certificate: ClientCertificate) -> Iterator[Org]:
+    yield from running_org(tmp_path_factory, "dv-auth", certificate=certificate.certificate_pem)
 
 
 def test_discovery_document_points_at_the_emulator(org: Org) -> None:
@@ -76,10 +72,10 @@ def test_token_is_cached_by_msal(org: Org) -> None:
     assert second["access_token"] == first["access_token"]
 
 
-def test_certificate_with_sha1_thumbprint(org: Org, certificate: object) -> None:
+def test_certificate_with_sha1_thumbprint(org: Org, certificate: ClientCertificate) -> None:
     credential = {
-        "private_key": certificate.private_key_pem,  # type: ignore[attr-defined]
-        "thumbprint": certificate.sha1_thumbprint,  # type: ignore[attr-defined]
+        "private_key": certificate.private_key_pem,
+        "thumbprint": certificate.sha1_thumbprint,
     }
     result = org.msal_app(credential).acquire_token_for_client(scopes=[f"{org.url}/.default"])
     assert "access_token" in result, result
@@ -88,13 +84,13 @@ def test_certificate_with_sha1_thumbprint(org: Org, certificate: object) -> None
 
 
 def test_certificate_with_sha256_thumbprint_and_oidc_authority(
-    org: Org, certificate: object
+    org: Org, certificate: ClientCertificate
 ) -> None:
     app = msal.ConfidentialClientApplication(
         CLIENT_ID,
         client_credential={
-            "private_key": certificate.private_key_pem,  # type: ignore[attr-defined]
-            "public_certificate": certificate.certificate_pem,  # type: ignore[attr-defined]
+            "private_key": certificate.private_key_pem,
+            "public_certificate": certificate.certificate_pem,
         },
         oidc_authority=f"{org.authority}/v2.0",
         http_client=org.session,
@@ -121,12 +117,12 @@ def test_unregistered_certificate_gets_aadsts700027(org: Org) -> None:
 
 
 def test_certificate_signed_by_another_key_with_the_right_thumbprint(
-    org: Org, certificate: object
+    org: Org, certificate: ClientCertificate
 ) -> None:
     stranger = client_certificate()
     credential = {
         "private_key": stranger.private_key_pem,
-        "thumbprint": certificate.sha1_thumbprint,  # type: ignore[attr-defined]
+        "thumbprint": certificate.sha1_thumbprint,
     }
     result = org.msal_app(credential).acquire_token_for_client(scopes=[f"{org.url}/.default"])
     assert result["error_codes"] == [700027]
