@@ -13,10 +13,11 @@ test org, nothing else.
                                              ``&api=...``, ``&since=N`` (entries from index N)
 ``POST /__emulator/faults``                  ``{"spec": "429:0.1,...", "seed": 3}``
 ``POST /__emulator/write-failures``          ``{"validation": [extIds], "unprocessed": [extIds],
-                                             "message": "..."}`` (Salesforce score writes);
-                                             ``{"clear": true}`` forgets them
-``POST /__emulator/reset-usage``             the daily API counters go back to 0
-``POST /__emulator/expire-sessions``         every issued access token stops working
+                                             "message": "..."}`` (Salesforce score writes),
+                                             ``{"dynamics": [keys]}`` (Dataverse score writes);
+                                             ``{"clear": true}`` forgets the Salesforce ones
+``POST /__emulator/reset-usage``             the Salesforce daily API counter goes back to 0
+``POST /__emulator/expire-sessions``         every Salesforce access token stops working
 ===========================================  ===================================================
 """
 
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import asdict
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from connectors.emulator.faults import FaultSpecError
@@ -32,6 +35,7 @@ from connectors.emulator.store import WriteLogEntry
 
 if TYPE_CHECKING:
     from connectors.emulator.emulator import Emulator
+    from connectors.emulator.mutate import MutationSummary
 
 PREFIX = "/__emulator"
 
@@ -43,6 +47,20 @@ def _json(value: Any, status: int = 200) -> Response:
 
 def _error(status: int, message: str) -> Response:
     return _json({"error": message}, status)
+
+
+def summary_json(summary: MutationSummary) -> dict[str, Any]:
+    """A mutation summary as JSON: clocks and the changed ids per org, table and kind."""
+    return {
+        "seed": summary.seed,
+        "started": summary.started.isoformat(),
+        "clock": summary.clock.isoformat(),
+        "count": summary.count(),
+        "changes": {
+            org: {table: asdict(changes) for table, changes in tables.items()}
+            for org, tables in summary.changes.items()
+        },
+    }
 
 
 def entry_json(index: int, crm: str, entry: WriteLogEntry) -> dict[str, Any]:
@@ -104,7 +122,16 @@ class ControlApp:
         return _json({"endpoints": [f"{m} {PREFIX}/{n}" for m, n in self.routes]})
 
     def _mutate(self, request: Request) -> Response:
-        return _json(self.emulator.mutate(**self._body(request)))
+        body = self._body(request)
+        options: dict[str, Any] = {
+            key: int(body[key])
+            for key in ("updates", "inserts", "soft_deletes", "hard_deletes")
+            if key in body
+        }
+        if "advance_seconds" in body:
+            options["advance"] = timedelta(seconds=float(body["advance_seconds"]))
+        seed = int(body["seed"]) if body.get("seed") is not None else None
+        return _json(summary_json(self.emulator.mutate(seed, **options)))
 
     def _write_log(self, request: Request) -> Response:
         crm = request.param("crm")
@@ -128,6 +155,8 @@ class ControlApp:
             writer.clear_plan()
         writer.fail_validation([str(e) for e in body.get("validation", [])], body.get("message"))
         writer.leave_unprocessed([str(e) for e in body.get("unprocessed", [])])
+        for key in body.get("dynamics", []):
+            self.emulator.dynamics.plant_failure(str(key))
         return _json(
             {
                 "validation": sorted(writer.plan.validation),
