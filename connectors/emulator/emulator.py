@@ -171,6 +171,8 @@ class Emulator:
         for listener in self._listeners.values():
             listener.server.stop()
         self._listeners.clear()
+        if self._salesforce is not None:
+            self._salesforce.close()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

@@ -54,6 +54,7 @@ from connectors.emulator.sfauth import (
     TokenEndpoint,
 )
 from connectors.emulator.sfbulk import BulkApi
+from connectors.emulator.sfpages import LineCache, Prefetcher
 from connectors.emulator.sfrender import JsonRecords, records_array, sf_datetime
 from connectors.emulator.sfschema import (
     SCORE_OBJECT_NAME,
@@ -136,8 +137,16 @@ class SalesforceApp:
         self.sessions = SessionRegistry(credentials, clock)
         self.token_endpoint = TokenEndpoint(self.sessions, self._instance_url)
         self.writer = Writer(store)
+        self.render_cache = LineCache()
+        self.prefetcher = Prefetcher()
         self.bulk = BulkApi(
-            store, self.writer, self._compile, self._rows, progress_polls=bulk_progress_polls
+            store,
+            self.writer,
+            self._compile,
+            self._rows,
+            progress_polls=bulk_progress_polls,
+            cache=self.render_cache,
+            prefetcher=self.prefetcher,
         )
         self.default_limit = daily_limit
         self.usage = Usage(limit=daily_limit)
@@ -162,6 +171,10 @@ class SalesforceApp:
             self._churn_rng = random.Random(plan.seed + 1)
             self._authenticated = 0
             self.usage.limit = plan.limit_after or self.default_limit
+
+    def close(self) -> None:
+        """Stop background rendering (the app answers requests no more after this)."""
+        self.prefetcher.close()
 
     def reset_usage(self) -> None:
         """Start a new day: the API request counter goes back to 0."""
@@ -478,11 +491,23 @@ class SalesforceApp:
             raise ApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
         return self._page(cursor, start, batch or cursor.batch_size)
 
+    def _json_lines(self, cursor: Cursor, rows: list[Record]) -> list[str]:
+        table = cursor.compiled.table
+        layout = ("json", table.name, tuple(f.name for f in cursor.compiled.fields), cursor.version)
+        seqs = self.store.table(table.name).seqs
+        return self.render_cache.lines(layout, rows, seqs, table.key, cursor.renderer.render)
+
     def _page(self, cursor: Cursor, start: int, batch: int) -> Response:
         total = len(cursor.rows)
         end = min(start + batch, total)
-        records = records_array(cursor.renderer.render(cursor.rows[start:end]))
+        self.prefetcher.wait(("rest", cursor.id, start))
+        records = records_array(self._json_lines(cursor, cursor.rows[start:end]))
         done = end >= total
+        if not done:
+            following = cursor.rows[end : end + batch]
+            self.prefetcher.schedule(
+                ("rest", cursor.id, end), lambda: self._json_lines(cursor, following)
+            )
         if done:
             with self._lock:
                 self.cursors.pop(cursor.id, None)

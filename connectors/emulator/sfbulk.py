@@ -27,6 +27,7 @@ from typing import Any
 from connectors.emulator.server import Response
 from connectors.emulator.sfapi import CSV_TYPE, ApiError, json_response, parse_json
 from connectors.emulator.sfauth import USER_ID
+from connectors.emulator.sfpages import LineCache, Prefetcher
 from connectors.emulator.sfrender import (
     DELIMITERS,
     LINE_ENDINGS,
@@ -45,6 +46,7 @@ from connectors.emulator.store import Store
 
 Record = dict[str, Any]
 DEFAULT_MAX_RECORDS = 250_000
+DEFAULT_PREPARED = 50_000  # rows rendered while the client polls (simple-salesforce's page size)
 
 
 def encode_locator(offset: int) -> str:
@@ -175,7 +177,11 @@ class BulkApi:
         rows_for: Callable[[CompiledQuery, bool], list[Record]],
         *,
         progress_polls: int = 1,
+        cache: LineCache | None = None,
+        prefetcher: Prefetcher | None = None,
     ) -> None:
+        self.cache = cache or LineCache()
+        self.prefetcher = prefetcher or Prefetcher()
         self.store = store
         self.writer = writer
         self.compile_soql = compile_soql
@@ -221,6 +227,8 @@ class BulkApi:
             polls_left=self.progress_polls,
         )
         self.query_jobs[job.id] = job
+        first = job.rows[:DEFAULT_PREPARED]
+        self.prefetcher.schedule(("bulk", job.id, 0), lambda: self._lines(job, first))
         return json_response(job.info(created=True))
 
     @staticmethod
@@ -286,15 +294,33 @@ class BulkApi:
             size = int(max_records)
         page = job.rows[start : start + size]
         end = start + len(page)
-        renderer = CsvRecords(
-            job.compiled.fields, DELIMITERS[job.delimiter_name], LINE_ENDINGS[job.line_ending_name]
-        )
+        self.prefetcher.wait(("bulk", job.id, start))
+        renderer = self._renderer(job)
+        lines = self._lines(job, page)
+        if end < len(job.rows):
+            following = job.rows[end : end + size]
+            self.prefetcher.schedule(("bulk", job.id, end), lambda: self._lines(job, following))
+        ending = renderer.line_ending
+        body = renderer.header() + "".join(line + ending for line in lines)
         headers = {
             "Content-Type": CSV_TYPE,
             "Sforce-Locator": encode_locator(end) if end < len(job.rows) else "null",
             "Sforce-NumberOfRecords": str(len(page)),
         }
-        return Response(200, renderer.render(page).encode("utf-8"), headers)
+        return Response(200, body.encode("utf-8"), headers)
+
+    @staticmethod
+    def _renderer(job: QueryJob) -> CsvRecords:
+        return CsvRecords(
+            job.compiled.fields, DELIMITERS[job.delimiter_name], LINE_ENDINGS[job.line_ending_name]
+        )
+
+    def _lines(self, job: QueryJob, rows: list[Record]) -> list[str]:
+        """The CSV lines of ``rows`` (cached per record while it does not change)."""
+        table = job.compiled.table
+        layout = ("csv", table.name, tuple(f.name for f in job.compiled.fields), job.delimiter_name)
+        seqs = self.store.table(table.name).seqs
+        return self.cache.lines(layout, rows, seqs, table.key, self._renderer(job).lines)
 
     def list_jobs(self, query: bool) -> Response:
         """``GET jobs/query`` / ``GET jobs/ingest``."""

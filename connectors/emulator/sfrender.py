@@ -1,7 +1,9 @@
 """Salesforce's wire formats for records: REST JSON and Bulk API 2.0 CSV.
 
-Rendering is column by column (one list comprehension per field over a page of records), which
-keeps the per-value cost to a dictionary lookup and one C-level encoder call.
+Rendering is column by column: the values of a page are read row-major with one
+``itemgetter`` call per record, transposed, and each column is encoded by one list
+comprehension chosen by the field's describe type (falling back to per-value dispatch when a
+value is not of the declared type).  Datetimes go through the C ``isoformat``.
 
 * REST JSON: datetimes as ``2024-01-02T03:04:05.000+0000``, dates as ``2024-01-02``, compound
   address fields as an object of their components, an ``attributes`` map (type and url) first.
@@ -14,31 +16,55 @@ import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
+from itertools import repeat
 from json.encoder import encode_basestring as _json_str
+from operator import itemgetter
 from typing import Any
 
+from connectors.emulator.soql import ID_TYPES, TEXT_TYPES
 from connectors.emulator.store import FieldDef, TableDef
 
 Record = dict[str, Any]
-Cell = Callable[[Record], str]
+Column = Sequence[Any]
 
 
 # ----------------------------------------------------------------------------- datetimes
 
 
+def _utc_ms(value: datetime) -> str:
+    """``2024-01-02T03:04:05.000`` in UTC (naive values are taken as UTC)."""
+    text = value.isoformat(timespec="milliseconds")
+    if text.endswith("+00:00"):
+        return text[:-6]
+    if value.tzinfo is None:
+        return text
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6]
+
+
 def sf_datetime(value: datetime) -> str:
     """``2024-01-02T03:04:05.000+0000``: the REST API's datetime format (always UTC)."""
-    if value.tzinfo is not None and value.utcoffset():
-        value = value.astimezone(UTC)
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
-        f"{value.minute:02d}:{value.second:02d}.{value.microsecond // 1000:03d}+0000"
-    )
+    return _utc_ms(value) + "+0000"
 
 
 def bulk_datetime(value: datetime) -> str:
     """``2024-01-02T03:04:05.000Z``: Bulk API CSV's datetime format (always UTC)."""
-    return sf_datetime(value)[:-5] + "Z"
+    return _utc_ms(value) + "Z"
+
+
+def columns(records: Sequence[Record], names: Sequence[str]) -> list[Column]:
+    """The values of ``names`` in ``records``, one sequence per name (missing keys are null)."""
+    if not names:
+        return []
+    if not records:
+        return [() for _ in names]
+    try:
+        getter = itemgetter(*names)
+        rows = [getter(r) for r in records]
+    except KeyError:
+        return [[r.get(name) for r in records] for name in names]
+    if len(names) == 1:
+        return [rows]
+    return list(zip(*rows, strict=True))
 
 
 # ----------------------------------------------------------------------------- JSON values
@@ -74,6 +100,41 @@ def to_json_value(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+def _typed(kind: str, values: Column) -> bool:
+    """False when a date or datetime column holds something else (or a non-UTC datetime)."""
+    if kind == "datetime":
+        return all(v is None or (type(v) is datetime and v.tzinfo is UTC) for v in values)
+    if kind == "date":
+        return all(v is None or type(v) is date for v in values)
+    return True
+
+
+def _json_typed(kind: str, values: Column) -> list[str]:
+    if kind in TEXT_TYPES or kind in ID_TYPES:
+        return ["null" if v is None else _json_str(v) for v in values]
+    if kind == "datetime":
+        # values checked to be UTC datetimes: isoformat ends in "+00:00"
+        return [
+            "null" if v is None else '"' + v.isoformat(timespec="milliseconds")[:-6] + '+0000"'
+            for v in values
+        ]
+    if kind == "date":
+        return ["null" if v is None else '"' + v.isoformat() + '"' for v in values]
+    if kind == "boolean":
+        return ["null" if v is None else "true" if v else "false" for v in values]
+    return [json_value(v) for v in values]
+
+
+def json_column(field: FieldDef, values: Column) -> list[str]:
+    """One column as JSON value texts, by the field's type (per value when types disagree)."""
+    if not _typed(field.type, values):
+        return [json_value(v) for v in values]
+    try:
+        return _json_typed(field.type, values)
+    except (AttributeError, TypeError):
+        return [json_value(v) for v in values]
 
 
 # ----------------------------------------------------------------------------- compound fields
@@ -131,30 +192,32 @@ class JsonRecords:
     def __init__(self, table: TableDef, fields: Sequence[FieldDef], api_version: str) -> None:
         self.type = table.name
         self.url_prefix = f"/services/data/v{api_version}/sobjects/{table.name}/"
-        self.head = '{"attributes":{"type":' + _json_str(table.name) + ',"url":'
+        self.head = '{"attributes":{"type":' + _json_str(table.name) + ',"url":"' + self.url_prefix
         self.key = table.key
-        self.columns: list[tuple[str, Callable[[Record], Any], bool]] = []
-        for field in fields:
-            compound = field.type in ("address", "location")
-            self.columns.append((',"' + field.name + '":', field_getter(table, field), compound))
+        self.fields = list(fields)
+        self.labels = [',"' + field.name + '":' for field in fields]
+        self.compound = {
+            field.name: field_getter(table, field)
+            for field in fields
+            if field.type in ("address", "location")
+        }
 
     def render(self, records: Sequence[Record]) -> list[str]:
         """One JSON object text per record, in order."""
-        key = self.key
-        prefix = self.url_prefix
+        plain = [f.name for f in self.fields if f.name not in self.compound]
+        keys, *read = columns(records, [self.key, *plain])
+        values = dict(zip(plain, read, strict=True))
         head = self.head
-        columns: list[list[str]] = [
-            [head + _json_str(prefix + str(r.get(key))) + "}" for r in records]
-        ]
-        for label, getter, compound in self.columns:
-            if compound:
-                columns.append([label + json.dumps(getter(r), ensure_ascii=False) for r in records])
-                continue
-            encoders = _JSON
-            columns.append(
-                [label + (encoders.get(type(v)) or json_value)(v) for v in map(getter, records)]
-            )
-        return ["".join(parts) + "}" for parts in zip(*columns, strict=True)]
+        parts: list[Iterable[str]] = [[head + _json_str(str(k))[1:] + "}" for k in keys]]
+        for field, label in zip(self.fields, self.labels, strict=True):
+            getter = self.compound.get(field.name)
+            if getter is not None:
+                encoded = [json.dumps(getter(r), ensure_ascii=False) for r in records]
+            else:
+                encoded = json_column(field, values[field.name])
+            parts += (repeat(label), encoded)
+        parts.append(repeat("}"))
+        return ["".join(record) for record in zip(*parts)]  # noqa: B905 - repeat() is endless
 
 
 def records_array(rendered: Iterable[str]) -> str:
@@ -176,31 +239,62 @@ LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 
 
 def _csv_str(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"' if '"' in value else '"' + value + '"'
+    return '"' + value.replace('"', '""') + '"'
 
 
-def _csv_float(value: float) -> str:
+def _csv_plain_float(value: float) -> str:
     text = repr(value)
     if "e" in text or "E" in text:
         text = f"{value:f}".rstrip("0").rstrip(".") or "0"
-    return '"' + text + '"'
+    return text
 
 
-_CSV: dict[type, Callable[[Any], str]] = {
-    str: _csv_str,
-    type(None): lambda _v: '""',
-    bool: lambda v: '"true"' if v else '"false"',
-    int: lambda v: '"' + repr(v) + '"',
-    float: _csv_float,
-    datetime: lambda v: '"' + bulk_datetime(v) + '"',
-    date: lambda v: '"' + v.isoformat() + '"',
+_CSV_PLAIN: dict[type, Callable[[Any], str]] = {
+    str: lambda v: v.replace('"', '""'),
+    type(None): lambda _v: "",
+    bool: lambda v: "true" if v else "false",
+    int: int.__repr__,
+    float: _csv_plain_float,
+    datetime: bulk_datetime,
+    date: date.isoformat,
 }
+
+
+def _csv_plain(value: Any) -> str:
+    encoder = _CSV_PLAIN.get(type(value))
+    return encoder(value) if encoder is not None else str(value).replace('"', '""')
 
 
 def csv_value(value: Any) -> str:
     """One value as a quoted Bulk API CSV cell."""
-    encoder = _CSV.get(type(value))
-    return encoder(value) if encoder is not None else _csv_str(str(value))
+    return '"' + _csv_plain(value) + '"'
+
+
+def _csv_typed(kind: str, values: Column) -> list[str]:
+    if kind in TEXT_TYPES:
+        return ["" if v is None else v.replace('"', '""') for v in values]
+    if kind in ID_TYPES:
+        return ["" if v is None else v + "" for v in values]
+    if kind == "datetime":
+        # values checked to be UTC datetimes: isoformat ends in "+00:00"
+        return [
+            "" if v is None else v.isoformat(timespec="milliseconds")[:-6] + "Z" for v in values
+        ]
+    if kind == "date":
+        return ["" if v is None else v.isoformat() for v in values]
+    if kind == "boolean":
+        return ["" if v is None else "true" if v else "false" for v in values]
+    return [_csv_plain(v) for v in values]
+
+
+def csv_column(field: FieldDef, values: Column) -> list[str]:
+    """One column as CSV cell contents (quotes doubled, not yet enclosed), by field type."""
+    if not _typed(field.type, values):
+        return [_csv_plain(v) for v in values]
+    try:
+        return _csv_typed(field.type, values)
+    except (AttributeError, TypeError):
+        return [_csv_plain(v) for v in values]
 
 
 class CsvRecords:
@@ -209,22 +303,28 @@ class CsvRecords:
     def __init__(
         self, fields: Sequence[FieldDef], delimiter: str = ",", line_ending: str = "\n"
     ) -> None:
+        self.fields = list(fields)
         self.names = [field.name for field in fields]
         self.delimiter = delimiter
         self.line_ending = line_ending
+        self.separator = '"' + delimiter + '"'
 
     def header(self) -> str:
         """The header line (quoted field names)."""
-        return self.delimiter.join(_csv_str(n) for n in self.names) + self.line_ending
+        return '"' + self.separator.join(self.names) + '"' + self.line_ending
+
+    def lines(self, records: Sequence[Record]) -> list[str]:
+        """One CSV line (without line ending) per record."""
+        encoded = [
+            csv_column(field, values)
+            for field, values in zip(self.fields, columns(records, self.names), strict=True)
+        ]
+        join = self.separator.join
+        return ['"' + join(cells) + '"' for cells in zip(*encoded, strict=True)]
 
     def render(self, records: Sequence[Record]) -> str:
         """The header and one line per record."""
-        encoders = _CSV
-        columns = [
-            [(encoders.get(type(v)) or csv_value)(v) for v in (r.get(name) for r in records)]
-            for name in self.names
-        ]
-        join = self.delimiter.join
+        if not records:
+            return self.header()
         ending = self.line_ending
-        body = ending.join(join(cells) for cells in zip(*columns, strict=True))
-        return self.header() + (body + ending if records else "")
+        return self.header() + ending.join(self.lines(records)) + ending

@@ -1,0 +1,181 @@
+"""Emulator throughput, measured the way kamsync will see it: from a separate client process.
+
+    python bench/emulator_bench.py [--accounts 20000] [--repeat 3] [--table Task]
+
+Starts ``kamsync emulator serve`` as a child process, waits for its JSON line, then, from this
+process, over TLS with kamsync's HTTP session:
+
+* REST: ``simple_salesforce.Salesforce.query_all`` of every record of ``--table`` (default
+  batch size 2,000, so one request per 2,000 records, JSON decoded by the client);
+* Bulk CSV: a Bulk API 2.0 query job on the same table, results fetched page by page
+  (``maxRecords`` 50,000) and parsed with ``csv.reader``.
+
+Reports records per second of wall time (first, best and median of ``--repeat`` runs: the
+first run renders every record cold, later runs reuse the emulator's per-record text cache),
+and records per CPU second of the emulator process and of the client, which stay meaningful
+when other work shares the machine.  Prints a Markdown table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import simple_salesforce
+
+from connectors.http import CrmSession, RetryPolicy
+
+API = "62.0"
+
+
+def start_server(accounts: int, seed: int) -> tuple[subprocess.Popen[str], dict[str, Any], float]:
+    """``kamsync emulator serve`` in a child process; its JSON line and start-up seconds."""
+    command = [
+        sys.executable,
+        "-m",
+        "sync",
+        "emulator",
+        "serve",
+        "--accounts",
+        str(accounts),
+        "--seed",
+        str(seed),
+        "--as-of",
+        "2024-06-30",
+    ]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        process.wait(timeout=10)
+        raise SystemExit(f"emulator did not start (exit {process.returncode})")
+    return process, json.loads(line), time.perf_counter() - started
+
+
+def client(ready: dict[str, Any]) -> Any:
+    salesforce = ready["salesforce"]
+    http = CrmSession(ca_bundle=Path(ready["ca_file"]), policy=RetryPolicy(max_retries=0))
+    token = http.post(
+        salesforce["login_url"] + "/services/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": salesforce["client_id"],
+            "client_secret": salesforce["client_secret"],
+        },
+    ).json()["access_token"]
+    return simple_salesforce.Salesforce(
+        instance_url=salesforce["instance_url"], session_id=token, session=http, version=API
+    )
+
+
+def rest_run(sf: Any, soql: str) -> int:
+    return len(sf.query_all(soql)["records"])
+
+
+def bulk_run(sf: Any, soql: str) -> int:
+    rows = 0
+    for page in sf.bulk2.Task.query(soql, max_records=50_000, wait=0):
+        rows += sum(1 for _ in csv.reader(io.StringIO(page))) - 1
+    return rows
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(run: Callable[[], int], repeat: int, server: int) -> dict[str, float]:
+    """Records per second of wall time, and per CPU second of the server and of this client."""
+    rates: list[float] = []
+    server_rates: list[float] = []
+    client_rates: list[float] = []
+    records = 0
+    for _ in range(repeat):
+        server_cpu, client_cpu = cpu_seconds(server), time.process_time()
+        started = time.perf_counter()
+        records = run()
+        rates.append(records / (time.perf_counter() - started))
+        server_rates.append(records / max(cpu_seconds(server) - server_cpu, 1e-3))
+        client_rates.append(records / max(time.process_time() - client_cpu, 1e-3))
+    return {
+        "records": records,
+        "first": rates[0],
+        "best": max(rates),
+        "median": statistics.median(rates),
+        "server_cpu": statistics.median(server_rates),
+        "client_cpu": statistics.median(client_rates),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--accounts", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--table", default="Task")
+    args = parser.parse_args()
+    process, ready, startup = start_server(args.accounts, args.seed)
+    try:
+        sf = client(ready)
+        fields = "Id, WhatId, WhoId, OwnerId, Subject, ActivityDate, Status, TaskSubtype, CreatedDate, SystemModstamp"
+        if args.table != "Task":
+            fields = "Id, Name, CreatedDate, SystemModstamp"
+        soql = f"SELECT {fields} FROM {args.table}"
+        rest = measure(lambda: rest_run(sf, soql), args.repeat, process.pid)
+        bulk = measure(lambda: bulk_run(sf, soql), args.repeat, process.pid)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    report(args, startup, soql, rest, bulk)
+
+
+def report(
+    args: argparse.Namespace,
+    startup: float,
+    soql: str,
+    rest: dict[str, float],
+    bulk: dict[str, float],
+) -> None:
+    load = os.getloadavg()[0]
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load {load:.1f}, Python {platform.python_version()}"
+    )
+    print(f"world: {args.accounts} accounts (seed {args.seed}); serve ready after {startup:.1f} s")
+    print(f"query: {soql}")
+    print()
+    print("| path | records | first run | best | median | server CPU | client CPU | goal |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, result, goal in (
+        ("REST query (JSON, batch 2,000)", rest, 50_000),
+        ("Bulk 2.0 CSV (50,000 a page)", bulk, 200_000),
+    ):
+        print(
+            f"| {name} | {int(result['records']):,} | {result['first']:,.0f}/s | "
+            f"{result['best']:,.0f}/s | {result['median']:,.0f}/s | "
+            f"{result['server_cpu']:,.0f}/s | {result['client_cpu']:,.0f}/s | {goal:,}/s |"
+        )
+    print()
+    print("first/best/median: records per second of wall time; server/client CPU: records per")
+    print("CPU second spent by the emulator process / by this client (median run).")
+
+
+if __name__ == "__main__":
+    main()
