@@ -284,3 +284,14 @@ def test_same_world_same_bytes(make_emulator: Callable[..., Emulator]) -> None:
         bodies.append([p.content for p in pages if p.request.method == "GET"])
     assert bodies[0] == bodies[1]
     assert len(bodies[0]) >= 5
+
+
+def test_changed_records_are_served_fresh(emulator: Emulator) -> None:
+    sf = salesforce_client(emulator)
+    soql = f"SELECT Id, Name FROM Account WHERE Id = '{account_id(5)}'"
+    bulk = f"SELECT Id, Name FROM Account WHERE Id = '{account_id(5)}'"
+    assert sf.query(soql)["records"][0]["Name"] == "Account 0005"
+    assert "Account 0005" in "".join(sf.bulk2.Account.query(bulk, wait=0))
+    emulator.world.salesforce.update("Account", account_id(5), {"Name": "Renamed 5"})
+    assert sf.query(soql)["records"][0]["Name"] == "Renamed 5"
+    assert "Renamed 5" in "".join(sf.bulk2.Account.query(bulk, wait=0))

@@ -1,0 +1,69 @@
+"""The per-record text cache and the page prefetcher."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from connectors.emulator.sfpages import LineCache, Prefetcher
+
+
+class Renderer:
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def __call__(self, records: Sequence[dict[str, Any]]) -> list[str]:
+        self.calls.append([r["Id"] for r in records])
+        return [f"{r['Id']}={r['Name']}" for r in records]
+
+
+def test_records_are_rendered_once_until_they_change() -> None:
+    cache, render = LineCache(), Renderer()
+    records = [{"Id": "a", "Name": "A"}, {"Id": "b", "Name": "B"}]
+    seqs = {"a": 1, "b": 2}
+    assert cache.lines("layout", records, seqs, "Id", render) == ["a=A", "b=B"]
+    assert cache.lines("layout", records, seqs, "Id", render) == ["a=A", "b=B"]
+    records[1]["Name"], seqs["b"] = "B2", 3
+    assert cache.lines("layout", records, seqs, "Id", render) == ["a=A", "b=B2"]
+    assert render.calls == [["a", "b"], ["b"]]
+
+
+def test_layouts_are_separate_and_the_oldest_is_dropped() -> None:
+    cache, render = LineCache(max_layouts=2), Renderer()
+    records, seqs = [{"Id": "a", "Name": "A"}], {"a": 1}
+    for layout in ("one", "two", "one", "three", "one", "two"):
+        cache.lines(layout, records, seqs, "Id", render)
+    assert len(render.calls) == 4  # one, two, three, then two again (dropped for three)
+
+
+def test_prefetched_work_is_waited_for_once() -> None:
+    prefetcher = Prefetcher()
+    started, release = threading.Event(), threading.Event()
+    done: list[int] = []
+
+    def work() -> None:
+        started.set()
+        release.wait(5)
+        done.append(1)
+
+    prefetcher.schedule("page-2", work)
+    prefetcher.schedule("page-2", work)  # already scheduled: not run twice
+    assert started.wait(5)
+    release.set()
+    prefetcher.wait("page-2")
+    prefetcher.wait("page-2")  # nothing pending any more
+    prefetcher.wait("unknown")
+    assert done == [1]
+    prefetcher.close()
+
+
+def test_errors_of_prefetched_work_are_not_raised() -> None:
+    prefetcher = Prefetcher()
+
+    def broken() -> None:
+        raise RuntimeError("render failed")
+
+    prefetcher.schedule("page", broken)
+    prefetcher.wait("page")
+    prefetcher.close()
