@@ -200,3 +200,20 @@ def test_scores_write_back_for_generated_accounts(served: Emulator) -> None:
     )
     assert [r["success"] for r in results] == [True, True, True]
     assert [e.table for e in served.write_log(crm="salesforce")] == ["KAM_Account_Score__c"] * 3
+
+
+def test_mutate_through_the_control_endpoint() -> None:
+    with Emulator(seed=4, accounts=100, as_of=AS_OF) as emulator:
+        http = session_for(emulator)
+        before = emulator.world.salesforce.now()
+        answer = http.post(
+            f"{emulator.dynamics_url}/__emulator/mutate",
+            json={"seed": 2, "advance_seconds": 600, "updates": 4, "inserts": 2, "soft_deletes": 1, "hard_deletes": 1},
+        )
+        assert answer.status_code == 200, answer.text
+        summary = answer.json()
+        assert summary["seed"] == 2 and summary["count"] > 0
+        assert set(summary["changes"]) == {"salesforce", "dynamics"}
+        assert emulator.world.salesforce.now() == before + timedelta(seconds=600)
+        inserted = {i for t in summary["changes"]["salesforce"].values() for i in t["inserted"]}
+        assert inserted
