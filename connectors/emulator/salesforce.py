@@ -67,8 +67,15 @@ from connectors.emulator.sfschema import (
     sobject_summary,
 )
 from connectors.emulator.sfwrite import WRITABLE_OBJECTS, RecordError, Writer, salesforce_id
-from connectors.emulator.soql import CompiledQuery, SoqlError, compile_query, parse, parse_datetime
-from connectors.emulator.store import Store, TableDef
+from connectors.emulator.soql import (
+    CompiledQuery,
+    SoqlError,
+    compile_query,
+    located,
+    parse,
+    parse_datetime,
+)
+from connectors.emulator.store import FieldDef, Store, TableDef
 
 Record = dict[str, Any]
 
@@ -89,7 +96,6 @@ _RESULT_KINDS = {
     "failedresults": "failedResults",
     "unprocessedrecords": "unprocessedrecords",
 }
-SESSION_EXPIRED = ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
 LIMIT_EXCEEDED_MESSAGE = "TotalRequests Limit exceeded."
 
 
@@ -235,7 +241,7 @@ class SalesforceApp:
             raise not_found()
         session = self.sessions.check(request.headers.get("authorization"))
         if session is None:
-            raise SESSION_EXPIRED
+            raise session_expired()
         limit_header = self._count_request(session)
         try:
             response = self._faulted(request, version, rest)
@@ -262,38 +268,14 @@ class SalesforceApp:
             )
         if expire:
             self.sessions.expire(session)
-            raise ApiError(
-                401,
-                SESSION_EXPIRED.code,
-                SESSION_EXPIRED.message,
-                headers={"Sforce-Limit-Info": header},
-            )
+            raise session_expired({"Sforce-Limit-Info": header})
         return header
 
     def _faulted(self, request: Request, version: str, rest: str) -> Response:
         fault = self.faults.draw() if self.faults.active else None
-        if fault == "429":
-            seconds = self.faults.retry_after
-            retry = str(int(seconds)) if seconds == int(seconds) else str(seconds)
-            raise ApiError(
-                429,
-                "REQUEST_LIMIT_EXCEEDED",
-                f"Too many requests. Retry after {retry} seconds.",
-                headers={"Retry-After": retry},
-            )
-        if fault == "500":
-            raise ApiError(
-                500,
-                "UNKNOWN_EXCEPTION",
-                "An unexpected error occurred. Please include this ErrorId if you contact "
-                "support: 1923457812-45631 (-1187032651)",
-            )
-        if fault == "503":
-            raise ApiError(
-                503,
-                "SERVER_UNAVAILABLE",
-                "Server is temporarily unavailable. Please try again later.",
-            )
+        error = fault_error(fault, self.faults)
+        if error is not None:
+            raise error
         if fault == "reset":
             return Response(reset=True)
         if fault == "churn":
@@ -316,7 +298,7 @@ class SalesforceApp:
             ]
             if not live:
                 return
-            chosen = self._churn_rng.sample(sorted(live), min(3, len(live)))
+            chosen = self._churn_rng.sample(live, min(3, len(live)))  # rows keep insertion order
             when = self.store.advance(timedelta(seconds=1))
             for key in chosen:
                 self.store.update(table, key, {}, at=when)
@@ -403,13 +385,12 @@ class SalesforceApp:
             try:
                 table = self.store.table(query.sobject).definition
             except KeyError:
-                raise SoqlError(
-                    "INVALID_TYPE",
-                    f"\n{soql}\n{' ' * query.sobject_pos}^\nERROR at Row:1:Column:{query.sobject_pos + 1}\n"
-                    f"sObject type '{query.sobject}' is not supported. If you are attempting to use a "
-                    "custom object, be sure to append the '__c' after the entity name. Please "
-                    "reference your WSDL or the describe call for the appropriate names.",
-                ) from None
+                message = (
+                    f"sObject type '{query.sobject}' is not supported. If you are attempting to "
+                    "use a custom object, be sure to append the '__c' after the entity name. "
+                    "Please reference your WSDL or the describe call for the appropriate names."
+                )
+                raise SoqlError("INVALID_TYPE", located(soql, query.sobject_pos, message)) from None
             return compile_query(query, table, self.store.now())
         except SoqlError as error:
             raise ApiError(400, error.code, error.message) from None
@@ -546,31 +527,25 @@ class SalesforceApp:
     def _record(
         self, request: Request, table: TableDef, version: str, key: str, value: str
     ) -> Response:
+        """``GET sobjects/{type}/{id}`` or ``sobjects/{type}/{externalIdField}/{value}``."""
         field = table.field(key)
         if field is None or (key != "Id" and not field.external_id):
             raise not_found()
-        rows = self.store.table(table.name).rows
-        if field.name == "Id":
-            record = rows.get(value) or next(
-                (r for k, r in rows.items() if k[:15] == value[:15] and len(value) == 15), None
-            )
-        else:
-            record = next(
-                (r for r in rows.values() if str(r.get(field.name, "")).lower() == value.lower()),
-                None,
-            )
+        record = self._find(table, field.name, value)
         if record is None or record.get("IsDeleted"):
             raise not_found()
-        wanted = request.param("fields")
-        fields = tuple(table.fields)
-        if wanted:
-            names = [n.strip() for n in wanted.split(",") if n.strip()]
-            chosen = [table.field(n) for n in names]
-            if any(f is None for f in chosen):
-                raise ApiError(400, "INVALID_FIELD", f"No such column on entity '{table.name}'")
-            fields = tuple(f for f in chosen if f is not None)
+        fields = _chosen_fields(table, request.param("fields"))
         rendered = JsonRecords(table, fields, version).render([record])[0]
         return Response(200, rendered.encode("utf-8"), {"Content-Type": JSON_TYPE})
+
+    def _find(self, table: TableDef, field: str, value: str) -> Record | None:
+        rows = self.store.table(table.name).rows
+        if field == "Id":
+            if len(value) == 15:
+                return next((r for k, r in rows.items() if k[:15] == value), None)
+            return rows.get(value)
+        wanted = value.lower()
+        return next((r for r in rows.values() if str(r.get(field, "")).lower() == wanted), None)
 
     def _replication(self, request: Request, table: TableDef, kind: str) -> Response:
         start, end = _window(request.param("start"), request.param("end"))
@@ -839,11 +814,52 @@ class SalesforceApp:
 # ----------------------------------------------------------------------------- helpers
 
 
+def session_expired(headers: dict[str, str] | None = None) -> ApiError:
+    """401 INVALID_SESSION_ID: no token, an unknown one, or one that expired."""
+    return ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid", headers=headers)
+
+
+def fault_error(fault: str | None, plan: FaultPlan) -> ApiError | None:
+    """The error an HTTP-status fault is answered with, in Salesforce's shape."""
+    if fault == "429":
+        seconds = plan.retry_after
+        retry = str(int(seconds)) if seconds == int(seconds) else str(seconds)
+        return ApiError(
+            429,
+            "REQUEST_LIMIT_EXCEEDED",
+            f"Too many requests. Retry after {retry} seconds.",
+            headers={"Retry-After": retry},
+        )
+    if fault == "500":
+        return ApiError(
+            500,
+            "UNKNOWN_EXCEPTION",
+            "An unexpected error occurred. Please include this ErrorId if you contact "
+            "support: 1923457812-45631 (-1187032651)",
+        )
+    if fault == "503":
+        return ApiError(
+            503, "SERVER_UNAVAILABLE", "Server is temporarily unavailable. Please try again later."
+        )
+    return None
+
+
 def _by_method(method: str, answers: dict[str, Callable[[], Response]]) -> Response:
     answer = answers.get("GET" if method == "HEAD" else method)
     if answer is None:
         raise method_not_allowed(method, ",".join(answers))
     return answer()
+
+
+def _chosen_fields(table: TableDef, wanted: str | None) -> tuple[FieldDef, ...]:
+    """The fields a ``?fields=`` parameter names (all fields without one)."""
+    if not wanted:
+        return tuple(table.fields)
+    chosen = [table.field(name.strip()) for name in wanted.split(",") if name.strip()]
+    fields = tuple(f for f in chosen if f is not None)
+    if len(fields) != len(chosen):
+        raise ApiError(400, "INVALID_FIELD", f"No such column on entity '{table.name}'")
+    return fields
 
 
 def _batch_size(header: str | None) -> int | None:

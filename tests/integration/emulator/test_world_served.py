@@ -208,7 +208,14 @@ def test_mutate_through_the_control_endpoint() -> None:
         before = emulator.world.salesforce.now()
         answer = http.post(
             f"{emulator.dynamics_url}/__emulator/mutate",
-            json={"seed": 2, "advance_seconds": 600, "updates": 4, "inserts": 2, "soft_deletes": 1, "hard_deletes": 1},
+            json={
+                "seed": 2,
+                "advance_seconds": 600,
+                "updates": 4,
+                "inserts": 2,
+                "soft_deletes": 1,
+                "hard_deletes": 1,
+            },
         )
         assert answer.status_code == 200, answer.text
         summary = answer.json()
