@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,30 @@ def test_serve_with_a_bad_fault_spec_exits_2() -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert "--faults: 429: 'lots' is not a probability" in result.stderr
+
+
+def test_serve_on_a_busy_port_exits_2() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sync",
+                "emulator",
+                "serve",
+                "--accounts",
+                "50",
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert f"--port {port}: cannot listen" in result.stderr
