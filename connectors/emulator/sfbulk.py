@@ -301,7 +301,7 @@ class BulkApi:
             following = job.rows[end : end + size]
             self.prefetcher.schedule(("bulk", job.id, end), lambda: self._lines(job, following))
         ending = renderer.line_ending
-        body = renderer.header() + "".join(line + ending for line in lines)
+        body = renderer.header() + (ending.join(lines) + ending if lines else "")
         headers = {
             "Content-Type": CSV_TYPE,
             "Sforce-Locator": encode_locator(end) if end < len(job.rows) else "null",

@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from operator import itemgetter
 from typing import Any
 
 Record = dict[str, Any]
@@ -51,20 +52,19 @@ class LineCache:
     ) -> list[str]:
         """The text of every record, rendering (in one call) only those not cached as they are."""
         cache = self._layout(layout)
-        ids = [r.get(key) for r in records]
-        current = [seqs.get(i) for i in ids]
-        hits = [cache.get(i) for i in ids]
-        out: list[str | None] = [
-            h[1] if h is not None and h[0] == s else None
-            for h, s in zip(hits, current, strict=True)
+        ids = list(map(itemgetter(key), records))
+        current = list(map(seqs.get, ids))
+        hits = list(map(cache.get, ids))
+        out: list[Any] = [
+            h[1] if h is not None and h[0] == s else None for h, s in zip(hits, current, strict=True)
         ]
-        missing = [n for n, text in enumerate(out) if text is None]
-        if missing:
+        if None in out:
+            missing = [n for n, text in enumerate(out) if text is None]
             rendered = render([records[n] for n in missing])
             for n, text in zip(missing, rendered, strict=True):
                 out[n] = text
                 cache[ids[n]] = (current[n], text)
-        return [text or "" for text in out]
+        return out
 
 
 class Prefetcher:
