@@ -46,8 +46,8 @@ TTM_FIRST = -364
 PRIOR_FIRST = -729
 PRIOR_LAST = -365
 YEAR3_FIRST = -1094
-ACTIVITY_HISTORY_DAYS = 400
-SMALL_YEAR = 25_000.0
+ACTIVITY_HISTORY_DAYS = 365
+SMALL_YEAR = 35_000.0
 CONTACT_KINDS = frozenset({"call", "meeting", "visit", "email"})
 _KINDS: tuple[str, ...] = ("call", "email", "meeting", "visit")
 _KIND_CUM = cumulate((0.42, 0.30, 0.17, 0.11))
@@ -146,7 +146,7 @@ class HistoryWriter:
         assert owner is not None
         age = max(1, int((self.cal.clock - created).days))
         for i in range(count):
-            role = self._role(i)
+            role = self._role(i, plan.health)
             title = rng.choice(TITLES[role]) if role is not None else None
             first = rng.choice(FIRST_NAMES[culture])
             last = rng.choice(LAST_NAMES[culture])
@@ -160,9 +160,9 @@ class HistoryWriter:
             contact_id = writer.contact(plan, person)
             plan.contacts.append(ContactPlan(contact_id, role, role == DECISION_MAKER))
 
-    def _role(self, index: int) -> str | None:
+    def _role(self, index: int, health: str | None) -> str | None:
         rng = self.rng
-        if index == 0 and rng.random() < 0.85:
+        if index == 0 and (health == "green" or rng.random() < 0.85):
             return DECISION_MAKER
         if rng.random() < 0.08:
             return None
@@ -214,7 +214,7 @@ class HistoryWriter:
         rng = self.rng
         growth = plan.growth
         if plan.health == "green":
-            growth = max(growth, rng.uniform(0.2, 0.5))
+            growth = max(growth, rng.uniform(0.3, 0.6))
         if plan.lifecycle == "customer":
             ttm = plan.ttm_target
             prior = ttm / (1 + growth)
@@ -230,7 +230,7 @@ class HistoryWriter:
 
     def _win_rate(self, plan: AccountPlan) -> float:
         if plan.health == "green":
-            return 0.9
+            return 0.95
         if plan.health == "red":
             return 0.3
         return self.rng.uniform(0.6, 0.9)
@@ -256,7 +256,7 @@ class HistoryWriter:
         rng = self.rng
         if target < SMALL_YEAR and rng.random() < 0.35:
             return []  # small customers skip a year now and then
-        count = 1 + min(5, int(math.sqrt(target / 600_000)))
+        count = 1 + min(5, int(math.sqrt(target / 900_000)))
         weights = [rng.uniform(0.4, 1.6) for _ in range(count)]
         total = sum(weights)
         return [target * w / total for w in weights]
@@ -369,7 +369,7 @@ class HistoryWriter:
         self, writer: OrgWriter, plan: AccountPlan, opportunity_id: str, created: datetime
     ) -> list[str]:
         rng = self.rng
-        if writer.org != "salesforce" or not plan.contacts or rng.random() > 0.4:
+        if writer.org != "salesforce" or not plan.contacts or rng.random() > 0.3:
             return []
         count = min(len(plan.contacts), 1 + (rng.random() < 0.2))
         ids = []
@@ -398,7 +398,7 @@ class HistoryWriter:
             past = self._past_state(writer.org, kind)
             self._activity(writer, plan, kind, offset=offset, state=past, contact=contact)
         if plan.rhythm in ("weekly", "monthly"):
-            gap = 45 if plan.rhythm == "weekly" else 90
+            gap = 45 if plan.rhythm == "weekly" else 120
             offset = -ACTIVITY_HISTORY_DAYS + int(rng.random() * gap)
             while offset <= 0:
                 state: ActivityState = "done" if rng.random() < 0.85 else "open"
@@ -416,7 +416,7 @@ class HistoryWriter:
 
     def _contact_share(self, org: str, plan: AccountPlan) -> float:
         if plan.health == "green":
-            return 0.95 if org == "salesforce" else 0.85
+            return 0.955 if org == "salesforce" else 0.85
         return 0.75 if org == "salesforce" else 0.35
 
     def _touch_contact(self, plan: AccountPlan, position: int, share: float) -> ContactPlan | None:

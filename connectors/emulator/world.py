@@ -192,7 +192,9 @@ def generate_world(
     if accounts < 1:
         raise ValueError("accounts must be at least 1")
     # millions of small dicts would make the cyclic collector rescan the heap again and again;
-    # nothing here builds reference cycles worth collecting while generating
+    # the generator breaks its own reference cycles before it returns, so nothing is left for
+    # the collector to find (a long-running host may call gc.freeze() after this to keep later
+    # collections from walking the world at all)
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -237,6 +239,7 @@ class _Generator:
         stores = self._load()
         self._initial_deletes(stores)
         truth = self._truth(planner.accounts, metrics, estimates, stores)
+        _release(groups)
         return World(
             stores["salesforce"], stores["dynamics"], truth, self.cal.as_of, self.seed, self.sf_ids
         )
@@ -461,6 +464,15 @@ class _Generator:
             dirty=tuple(self.dirty),
             products=products,
         )
+
+
+def _release(groups: list[GroupPlan]) -> None:
+    """Break the plan's reference cycles (group <-> member, the parent loop)."""
+    for group in groups:
+        for member in group.members:
+            member.parent = None
+            member.row = None
+        group.members.clear()
 
 
 def _take(rng: random.Random, pool: list[T], count: int) -> list[T]:
