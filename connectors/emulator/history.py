@@ -17,7 +17,14 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from connectors.emulator.plan import AccountPlan, ContactPlan, clamp, cumulate, weighted_index
+from connectors.emulator.plan import (
+    AccountPlan,
+    ContactPlan,
+    clamp,
+    cumulate,
+    lookup_table,
+    weighted_index,
+)
 from connectors.emulator.reference import (
     BUYING_ROLES,
     CONTACT_ROLES,
@@ -49,10 +56,9 @@ YEAR3_FIRST = -1094
 ACTIVITY_HISTORY_DAYS = 365
 SMALL_YEAR = 35_000.0
 CONTACT_KINDS = frozenset({"call", "meeting", "visit", "email"})
-_KINDS: tuple[str, ...] = ("call", "email", "meeting", "visit")
-_KIND_CUM = cumulate((0.42, 0.30, 0.17, 0.11))
-_ROLE_CUM = cumulate(ROLE_WEIGHTS)
-_STAGE_CUM = cumulate((3, 3, 3, 3, 2, 2, 1.5))
+_KIND_TABLE = lookup_table(("call", "email", "meeting", "visit"), (0.42, 0.30, 0.17, 0.11))
+_ROLE_TABLE = lookup_table(BUYING_ROLES, ROLE_WEIGHTS)
+_STAGE_TABLE = lookup_table(OPEN_STAGES, (3, 3, 3, 3, 2, 2, 1.5))
 _DEAL_WORDS = ("Expansion", "Renewal", "New Business", "Upgrade", "Rollout", "Pilot")
 _DISCOUNTS = (0, 0, 5, 10, 10, 15, 20, 25)
 _DAY_START = 7 * 3600
@@ -166,7 +172,7 @@ class HistoryWriter:
             return DECISION_MAKER
         if rng.random() < 0.08:
             return None
-        return BUYING_ROLES[weighted_index(rng, _ROLE_CUM)]
+        return rng.choice(_ROLE_TABLE)
 
     # ------------------------------------------------------------------ deals
 
@@ -287,7 +293,7 @@ class HistoryWriter:
             if status == "won"
             else LOST_STAGE
             if status == "lost"
-            else OPEN_STAGES[weighted_index(rng, _STAGE_CUM)]
+            else rng.choice(_STAGE_TABLE)
         )
         estimated = (
             close if status == "open" or rng.random() < 0.4 else close + rng.randrange(-30, 31)
@@ -393,7 +399,7 @@ class HistoryWriter:
         touches = self._touch_offsets(plan)
         contact_share = self._contact_share(writer.org, plan)
         for position, offset in enumerate(touches):
-            kind = _KINDS[weighted_index(rng, _KIND_CUM)]
+            kind = rng.choice(_KIND_TABLE)
             contact = self._touch_contact(plan, position, contact_share)
             past = self._past_state(writer.org, kind)
             self._activity(writer, plan, kind, offset=offset, state=past, contact=contact)

@@ -27,9 +27,10 @@ Customers
     accounts in one org, up to 4 levels, half of them with a match key on every member) and
     standalone accounts (10% of them with their own match key).  Customer size (annual revenue,
     employees) is lognormal and heavy-tailed; the true wallet (the customer's yearly spend on our
-    categories) is revenue x an industry intensity x noise; our yearly revenue is a Beta-distributed
-    share of it, so about the top fifth of groups make four fifths of our revenue.  About 10% of
-    standalone accounts are prospects (never won), a few churned (no revenue in the last year).
+    categories) is revenue x an industry intensity x noise; our yearly revenue is a
+    Beta-distributed share of it, so the top fifth of groups make roughly four fifths of our
+    revenue (80-88%).  About 10% of standalone accounts are prospects (never won), a few churned
+    (no revenue in the last year).
 
 Catalogue
     10 product families with 2-4 products each and whole-unit list prices.  Salesforce:
@@ -39,19 +40,22 @@ Catalogue
 
 Opportunities
     Three years: won deals per year summing to the year's revenue, lost deals by the account's win
-    rate, open deals closing from 20 days ago to 6 months ahead.  Amounts are sums of line totals
-    (quantity x unit price, whole currency units, so sums are exact).  Salesforce: standard stages
-    with probability and forecast category, ``OpportunityLineItem``, ``OpportunityContactRole``
-    on about 60% of deals.  Dataverse: ``statecode`` 0 open / 1 won / 2 lost, ``statuscode``,
-    ``stepname``, ``closeprobability``, ``msdyn_forecastcategory``, ``estimatedvalue`` always,
-    ``actualvalue`` when won, ``actualclosedate`` when closed (``estimatedclosedate`` may differ
-    from it: the close date of a closed deal is ``actualclosedate``), ``opportunityproduct``
-    lines.
+    rate, open deals closing from 20 days ago to 6 months ahead (a few overdue by up to three
+    months).  Amounts are sums of line totals (quantity x unit price, whole currency units, so
+    sums are exact).  Salesforce: standard stages with probability and forecast category,
+    ``OpportunityLineItem``, ``OpportunityContactRole`` on about 30% of deals.  Dataverse:
+    ``statecode`` 0 open / 1 won / 2 lost, ``statuscode``, ``stepname``, ``closeprobability``,
+    ``msdyn_forecastcategory``, ``estimatedvalue`` always, ``actualvalue`` when won,
+    ``actualclosedate`` when closed (``estimatedclosedate`` may differ from it: the close date
+    of a closed deal is ``actualclosedate``), ``opportunityproduct`` lines.  Date-only columns
+    (``CloseDate``, ``ActivityDate``, ``ServiceDate``, ``estimatedclosedate``,
+    ``actualclosedate``) hold ``datetime.date`` values; every other time is an aware UTC
+    ``datetime``.
 
 Contacts and activities
     Contacts have titles and buying roles (Decision Maker, Influencer, User, Gatekeeper; a few
     unknown).  Each account has a rhythm: weekly, monthly, quarterly or neglected (last contact
-    100+ days ago, or never); touches are calls, e-mails, meetings and visits over the last 480
+    100+ days ago, or never); touches are calls, e-mails, meetings and visits over the last 365
     days, plus internal tasks and a few scheduled future meetings/calls for active accounts.
     Salesforce: calls/e-mails/tasks are ``Task`` (``TaskSubtype`` Call/Email/Task), meetings and
     visits ``Event`` (``Type`` Meeting/Visit), ``WhatId`` = ``AccountId`` = the account, ``WhoId``
