@@ -82,6 +82,7 @@ class Calendar:
         self.as_of = as_of
         self.midnight = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
         self.clock = self.midnight + timedelta(hours=12)
+        self._epoch = int(self.midnight.timestamp())
         self._dates: dict[int, date] = {}
 
     def day(self, offset: int) -> date:
@@ -93,14 +94,15 @@ class Calendar:
 
     def at(self, offset: int, second: int) -> datetime:
         """The instant ``second`` seconds into day ``offset``."""
-        return self.midnight + timedelta(seconds=offset * 86_400 + second)
+        # fromtimestamp is the cheapest way to make an aware datetime; whole seconds are exact
+        return datetime.fromtimestamp(self._epoch + offset * 86_400 + second, UTC)
 
     def past(self, rng: random.Random, offset: int, second: int) -> datetime:
         """Like :meth:`at`, but never later than a minute before the clock."""
         total = offset * 86_400 + second
         if total > _LATEST_SECOND_TODAY:
             total = _LATEST_SECOND_TODAY - int(rng.random() * 3600)
-        return self.midnight + timedelta(seconds=total)
+        return datetime.fromtimestamp(self._epoch + total, UTC)
 
 
 class HistoryWriter:
@@ -194,7 +196,7 @@ class HistoryWriter:
                 close = self._close_offset(first, last)
                 self._deal(writer, plan, "won", amount=amount, close=close, owned=owned)
             expected_lost = max(len(won), 0.7) * (1 - win_rate) / win_rate
-            for _ in range(min(3, self._stochastic_round(expected_lost))):
+            for _ in range(min(2, self._stochastic_round(expected_lost))):
                 amount = typical / max(1, len(won)) * rng.uniform(0.4, 1.6)
                 close = first + int(rng.random() * (last - first + 1))
                 self._deal(writer, plan, "lost", amount=amount, close=close, owned=owned)
@@ -239,7 +241,7 @@ class HistoryWriter:
             return 0.95
         if plan.health == "red":
             return 0.3
-        return self.rng.uniform(0.6, 0.9)
+        return self.rng.uniform(0.65, 0.92)
 
     def _open_count(self, plan: AccountPlan) -> int:
         rng = self.rng
@@ -404,7 +406,7 @@ class HistoryWriter:
             past = self._past_state(writer.org, kind)
             self._activity(writer, plan, kind, offset=offset, state=past, contact=contact)
         if plan.rhythm in ("weekly", "monthly"):
-            gap = 45 if plan.rhythm == "weekly" else 120
+            gap = 60 if plan.rhythm == "weekly" else 120
             offset = -ACTIVITY_HISTORY_DAYS + int(rng.random() * gap)
             while offset <= 0:
                 state: ActivityState = "done" if rng.random() < 0.85 else "open"
@@ -491,7 +493,7 @@ class HistoryWriter:
         second = _DAY_START + int(rng.random() * 7200) if offset == 0 else self.second()
         minutes = 15 if kind in ("call", "email", "task") else 30 + 30 * int(rng.random() * 3)
         start = self.cal.at(offset, second)
-        end = start + timedelta(minutes=minutes)
+        end = self.cal.at(offset, second + minutes * 60)
         if offset > 0:
             created = self.stamp_between(-20, -1)
             modified = created

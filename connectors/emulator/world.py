@@ -99,7 +99,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TypeVar
 
@@ -140,8 +140,9 @@ T = TypeVar("T")
 class World:
     """Both orgs and the planted truth.
 
-    ``id_state`` keeps the Salesforce id allocator so that :func:`mutate` continues the id
-    sequences; ``mutations`` counts the mutations applied so far.
+    ``sf_ids`` is the Salesforce id allocator, kept so that
+    :func:`~connectors.emulator.mutate.mutate` continues the id sequences; ``mutations`` counts
+    the mutations applied so far.
     """
 
     salesforce: Store
@@ -151,7 +152,6 @@ class World:
     seed: int
     sf_ids: SalesforceIds
     mutations: int = 0
-    extra: dict[str, object] = field(default_factory=dict)
 
     def store(self, org: str) -> Store:
         """The store of ``org`` (``salesforce`` or ``dynamics``)."""
