@@ -75,15 +75,16 @@ Custom fields (names are the :mod:`config.model` defaults)
 
 Planting (see :mod:`connectors.emulator.planting`)
     *Wallets*: the wallet field holds the true wallet with about 15% noise, rounded to thousands,
-    on about a third of the accounts (bigger ones more often, every member of a group whose
-    planted tier depends on headroom).  *Tiers*: about 30% of groups get triage factors on their
-    top accounts (every root of the group, same values): 7-10 each (score >= 7) when the group's
-    numbers are far from every threshold, or 1-5 each (score <= 5, ``non_key``); the truth
-    records the tier the rule gives.  Other groups have no triage fields.  *Health*: some weekly
-    accounts are planted clearly green (contact in the last week, 5+ engaged contacts including
-    every decision maker, rising activity, pipeline above revenue, growing, high win rate) and some
-    neglected ones clearly red (no contact for 150+ days, nothing open, revenue down 60%+, low win
-    rate); a plan is kept in the truth only if the written history meets it.
+    on about a third of the accounts (bigger ones more often, and every member of a group planted
+    ``key``, ``growth`` or ``maintain``, so its headroom is known exactly).  *Tiers*: about 30%
+    of groups get triage factors on their top accounts (every root of the group, same values):
+    7-10 each (score >= 7) when the group's numbers are far from every threshold (clearly-key
+    groups are considered first, they are rare), or 1-5 each (score <= 5, ``non_key``); the
+    truth records the tier the rule gives.  Other groups have no triage fields.  *Health*: some
+    weekly accounts are planted clearly green (contact in the last week, 5+ engaged contacts
+    including every decision maker, rising activity, pipeline above revenue, growing, high win
+    rate) and some neglected ones clearly red (no contact for 150+ days, nothing open, revenue
+    down 60%+, low win rate); a plan is kept in the truth only if the written history meets it.
 
 Dirty records (listed in ``truth.dirty``)
     Two accounts per org without industry, three with zero annual revenue, one orphan contact per
