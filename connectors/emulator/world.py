@@ -193,7 +193,10 @@ def _hash_store(digest: hashlib._Hash, org: str, store: Store) -> None:
 def generate_world(
     seed: int = DEFAULT_SEED, accounts: int = DEFAULT_ACCOUNTS, as_of: date | None = None
 ) -> World:
-    """Generate both orgs with ``accounts`` accounts in total, as of ``as_of`` (default today)."""
+    """Generate both orgs with ``accounts`` accounts in total, as of ``as_of`` (default today).
+
+    Worlds of fewer than three accounts have no parent cycle (it takes three accounts).
+    """
     if accounts < 1:
         raise ValueError("accounts must be at least 1")
     # millions of small dicts would make the cyclic collector rescan the heap again and again;
