@@ -17,7 +17,14 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from connectors.emulator.plan import AccountPlan, ContactPlan, clamp, cumulate, weighted_index
+from connectors.emulator.plan import (
+    AccountPlan,
+    ContactPlan,
+    clamp,
+    cumulate,
+    lookup_table,
+    weighted_index,
+)
 from connectors.emulator.reference import (
     BUYING_ROLES,
     CONTACT_ROLES,
@@ -46,13 +53,12 @@ TTM_FIRST = -364
 PRIOR_FIRST = -729
 PRIOR_LAST = -365
 YEAR3_FIRST = -1094
-ACTIVITY_HISTORY_DAYS = 400
-SMALL_YEAR = 25_000.0
+ACTIVITY_HISTORY_DAYS = 365
+SMALL_YEAR = 35_000.0
 CONTACT_KINDS = frozenset({"call", "meeting", "visit", "email"})
-_KINDS: tuple[str, ...] = ("call", "email", "meeting", "visit")
-_KIND_CUM = cumulate((0.42, 0.30, 0.17, 0.11))
-_ROLE_CUM = cumulate(ROLE_WEIGHTS)
-_STAGE_CUM = cumulate((3, 3, 3, 3, 2, 2, 1.5))
+_KIND_TABLE = lookup_table(("call", "email", "meeting", "visit"), (0.42, 0.30, 0.17, 0.11))
+_ROLE_TABLE = lookup_table(BUYING_ROLES, ROLE_WEIGHTS)
+_STAGE_TABLE = lookup_table(OPEN_STAGES, (3, 3, 3, 3, 2, 2, 1.5))
 _DEAL_WORDS = ("Expansion", "Renewal", "New Business", "Upgrade", "Rollout", "Pilot")
 _DISCOUNTS = (0, 0, 5, 10, 10, 15, 20, 25)
 _DAY_START = 7 * 3600
@@ -76,6 +82,7 @@ class Calendar:
         self.as_of = as_of
         self.midnight = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
         self.clock = self.midnight + timedelta(hours=12)
+        self._epoch = int(self.midnight.timestamp())
         self._dates: dict[int, date] = {}
 
     def day(self, offset: int) -> date:
@@ -87,14 +94,15 @@ class Calendar:
 
     def at(self, offset: int, second: int) -> datetime:
         """The instant ``second`` seconds into day ``offset``."""
-        return self.midnight + timedelta(seconds=offset * 86_400 + second)
+        # fromtimestamp is the cheapest way to make an aware datetime; whole seconds are exact
+        return datetime.fromtimestamp(self._epoch + offset * 86_400 + second, UTC)
 
     def past(self, rng: random.Random, offset: int, second: int) -> datetime:
         """Like :meth:`at`, but never later than a minute before the clock."""
         total = offset * 86_400 + second
         if total > _LATEST_SECOND_TODAY:
             total = _LATEST_SECOND_TODAY - int(rng.random() * 3600)
-        return self.midnight + timedelta(seconds=total)
+        return datetime.fromtimestamp(self._epoch + total, UTC)
 
 
 class HistoryWriter:
@@ -146,7 +154,7 @@ class HistoryWriter:
         assert owner is not None
         age = max(1, int((self.cal.clock - created).days))
         for i in range(count):
-            role = self._role(i)
+            role = self._role(i, plan.health)
             title = rng.choice(TITLES[role]) if role is not None else None
             first = rng.choice(FIRST_NAMES[culture])
             last = rng.choice(LAST_NAMES[culture])
@@ -160,13 +168,13 @@ class HistoryWriter:
             contact_id = writer.contact(plan, person)
             plan.contacts.append(ContactPlan(contact_id, role, role == DECISION_MAKER))
 
-    def _role(self, index: int) -> str | None:
+    def _role(self, index: int, health: str | None) -> str | None:
         rng = self.rng
-        if index == 0 and rng.random() < 0.85:
+        if index == 0 and (health == "green" or rng.random() < 0.85):
             return DECISION_MAKER
         if rng.random() < 0.08:
             return None
-        return BUYING_ROLES[weighted_index(rng, _ROLE_CUM)]
+        return rng.choice(_ROLE_TABLE)
 
     # ------------------------------------------------------------------ deals
 
@@ -188,7 +196,7 @@ class HistoryWriter:
                 close = self._close_offset(first, last)
                 self._deal(writer, plan, "won", amount=amount, close=close, owned=owned)
             expected_lost = max(len(won), 0.7) * (1 - win_rate) / win_rate
-            for _ in range(min(3, self._stochastic_round(expected_lost))):
+            for _ in range(min(2, self._stochastic_round(expected_lost))):
                 amount = typical / max(1, len(won)) * rng.uniform(0.4, 1.6)
                 close = first + int(rng.random() * (last - first + 1))
                 self._deal(writer, plan, "lost", amount=amount, close=close, owned=owned)
@@ -214,7 +222,7 @@ class HistoryWriter:
         rng = self.rng
         growth = plan.growth
         if plan.health == "green":
-            growth = max(growth, rng.uniform(0.2, 0.5))
+            growth = max(growth, rng.uniform(0.3, 0.6))
         if plan.lifecycle == "customer":
             ttm = plan.ttm_target
             prior = ttm / (1 + growth)
@@ -230,10 +238,10 @@ class HistoryWriter:
 
     def _win_rate(self, plan: AccountPlan) -> float:
         if plan.health == "green":
-            return 0.9
+            return 0.95
         if plan.health == "red":
             return 0.3
-        return self.rng.uniform(0.6, 0.9)
+        return self.rng.uniform(0.65, 0.92)
 
     def _open_count(self, plan: AccountPlan) -> int:
         rng = self.rng
@@ -256,7 +264,7 @@ class HistoryWriter:
         rng = self.rng
         if target < SMALL_YEAR and rng.random() < 0.35:
             return []  # small customers skip a year now and then
-        count = 1 + min(5, int(math.sqrt(target / 600_000)))
+        count = 1 + min(5, int(math.sqrt(target / 900_000)))
         weights = [rng.uniform(0.4, 1.6) for _ in range(count)]
         total = sum(weights)
         return [target * w / total for w in weights]
@@ -287,7 +295,7 @@ class HistoryWriter:
             if status == "won"
             else LOST_STAGE
             if status == "lost"
-            else OPEN_STAGES[weighted_index(rng, _STAGE_CUM)]
+            else rng.choice(_STAGE_TABLE)
         )
         estimated = (
             close if status == "open" or rng.random() < 0.4 else close + rng.randrange(-30, 31)
@@ -369,7 +377,7 @@ class HistoryWriter:
         self, writer: OrgWriter, plan: AccountPlan, opportunity_id: str, created: datetime
     ) -> list[str]:
         rng = self.rng
-        if writer.org != "salesforce" or not plan.contacts or rng.random() > 0.4:
+        if writer.org != "salesforce" or not plan.contacts or rng.random() > 0.3:
             return []
         count = min(len(plan.contacts), 1 + (rng.random() < 0.2))
         ids = []
@@ -393,12 +401,12 @@ class HistoryWriter:
         touches = self._touch_offsets(plan)
         contact_share = self._contact_share(writer.org, plan)
         for position, offset in enumerate(touches):
-            kind = _KINDS[weighted_index(rng, _KIND_CUM)]
+            kind = rng.choice(_KIND_TABLE)
             contact = self._touch_contact(plan, position, contact_share)
             past = self._past_state(writer.org, kind)
             self._activity(writer, plan, kind, offset=offset, state=past, contact=contact)
         if plan.rhythm in ("weekly", "monthly"):
-            gap = 45 if plan.rhythm == "weekly" else 90
+            gap = 60 if plan.rhythm == "weekly" else 120
             offset = -ACTIVITY_HISTORY_DAYS + int(rng.random() * gap)
             while offset <= 0:
                 state: ActivityState = "done" if rng.random() < 0.85 else "open"
@@ -416,7 +424,7 @@ class HistoryWriter:
 
     def _contact_share(self, org: str, plan: AccountPlan) -> float:
         if plan.health == "green":
-            return 0.95 if org == "salesforce" else 0.85
+            return 0.955 if org == "salesforce" else 0.85
         return 0.75 if org == "salesforce" else 0.35
 
     def _touch_contact(self, plan: AccountPlan, position: int, share: float) -> ContactPlan | None:
@@ -485,7 +493,7 @@ class HistoryWriter:
         second = _DAY_START + int(rng.random() * 7200) if offset == 0 else self.second()
         minutes = 15 if kind in ("call", "email", "task") else 30 + 30 * int(rng.random() * 3)
         start = self.cal.at(offset, second)
-        end = start + timedelta(minutes=minutes)
+        end = self.cal.at(offset, second + minutes * 60)
         if offset > 0:
             created = self.stamp_between(-20, -1)
             modified = created

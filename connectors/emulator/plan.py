@@ -168,6 +168,20 @@ def weighted_index(rng: random.Random, cumulative: list[float]) -> int:
     return low
 
 
+def lookup_table(values: Sequence[T], weights: Sequence[float], slots: int = 200) -> list[T]:
+    """A list in which each value fills a share of ``slots`` proportional to its weight.
+
+    ``table[int(rng.random() * len(table))]`` then draws by weight in one step (to 1/slots).
+    """
+    total = sum(weights)
+    table: list[T] = []
+    running = 0.0
+    for value, weight in zip(values, weights, strict=True):
+        running += weight
+        table.extend([value] * (round(running / total * slots) - len(table)))
+    return table
+
+
 def cumulate(weights: tuple[float, ...] | list[float]) -> list[float]:
     """Running sums of ``weights``."""
     total = 0.0
@@ -258,10 +272,10 @@ class Planner:
         """The whole group's own annual revenue (customer size)."""
         rng = self.rng
         if kind == "global":
-            return rng.lognormvariate(math.log(1.5e9), 0.9)
+            return rng.lognormvariate(math.log(1.0e9), 0.9)
         if kind == "domestic":
             return rng.lognormvariate(math.log(1.5e8), 0.9)
-        return rng.lognormvariate(math.log(2.5e7), 1.1)
+        return rng.lognormvariate(math.log(2.5e7), 1.0)
 
     def _new_group(self, kind: GroupKind, home: Country, duns: str | None) -> GroupPlan:
         industry = self.industry()
@@ -367,7 +381,7 @@ class Planner:
         employees = max(3, int(revenue / rng.lognormvariate(math.log(250_000), 0.4)))
         wallet = revenue * WALLET_INTENSITY[industry] * rng.lognormvariate(0.0, 0.35)
         lifecycle = self._lifecycle(group.kind)
-        share = rng.betavariate(1.6, 3.5)
+        share = rng.betavariate(2.2, 4.5)
         target = 0.0 if lifecycle in ("prospect", "churned", "dormant") else wallet * share
         growth = clamp(rng.gauss(0.06, 0.22), -0.6, 1.5)
         account = AccountPlan(
@@ -422,17 +436,20 @@ class Planner:
             return None
         if account.rhythm == "weekly" and self.rng.random() < 0.5:
             return "green"
+        if account.rhythm == "monthly" and account.ttm_target >= 7.5e4 and self.rng.random() < 0.15:
+            account.rhythm = "weekly"  # a well-run account: stepped up to weekly contact
+            return "green"
         if account.rhythm == "neglected" and self.rng.random() < 0.2:
             return "red"
         return None
 
     def _rhythm(self, target: float) -> Rhythm:
         rng = self.rng
-        if target >= 2e6:
+        if target >= 3e6:
             odds = (0.40, 0.45, 0.15, 0.0)
-        elif target >= 3e5:
+        elif target >= 4.5e5:
             odds = (0.10, 0.45, 0.30, 0.15)
-        elif target >= 5e4:
+        elif target >= 7.5e4:
             odds = (0.02, 0.22, 0.50, 0.26)
         else:
             odds = (0.005, 0.06, 0.49, 0.445)

@@ -154,11 +154,15 @@ def plant_tiers(
 ) -> None:
     """Choose ~30% of groups, write their triage factors, record their intended tier."""
     eligible = [m for m in metrics if m.group.kind != "cycle" and m.group.index not in excluded]
-    order = list(range(len(eligible)))
-    rng.shuffle(order)
+    clear = [clear_tier(m, headroom(m.group, estimates)) for m in eligible]
+    # clearly key groups are rare: consider them first, the rest in random order
+    keys = [i for i, tier in enumerate(clear) if tier == "key"]
+    rest = [i for i, tier in enumerate(clear) if tier != "key"]
+    rng.shuffle(keys)
+    rng.shuffle(rest)
     wanted = round(PLANTED_SHARE * len(eligible))
     planted = 0
-    for position in order:
+    for position in keys + rest:
         if planted >= wanted:
             break
         metric = eligible[position]
@@ -168,7 +172,7 @@ def plant_tiers(
             _set_triage(group, _factors(rng, high=False))
             planted += 1
             continue
-        tier = clear_tier(metric, headroom(group, estimates))
+        tier = clear[position]
         if tier is None:
             continue
         group.intended_tier = tier

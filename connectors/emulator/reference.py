@@ -536,18 +536,18 @@ INDUSTRIES: tuple[str, ...] = (
 )
 INDUSTRY_WEIGHTS: tuple[float, ...] = (18, 14, 9, 7, 9, 10, 5, 6, 7, 5, 6, 4)
 WALLET_INTENSITY: dict[str, float] = {
-    "Manufacturing": 0.0030,
-    "Technology": 0.0060,
-    "Banking": 0.0055,
-    "Insurance": 0.0045,
-    "Healthcare": 0.0035,
-    "Retail": 0.0025,
-    "Telecommunications": 0.0050,
-    "Energy": 0.0020,
-    "Transportation": 0.0025,
-    "Chemicals": 0.0020,
-    "Food & Beverage": 0.0018,
-    "Government": 0.0030,
+    "Manufacturing": 0.0045,
+    "Technology": 0.0090,
+    "Banking": 0.0083,
+    "Insurance": 0.0067,
+    "Healthcare": 0.0053,
+    "Retail": 0.0037,
+    "Telecommunications": 0.0075,
+    "Energy": 0.0030,
+    "Transportation": 0.0037,
+    "Chemicals": 0.0030,
+    "Food & Beverage": 0.0027,
+    "Government": 0.0045,
 }
 INDUSTRY_NOUNS: dict[str, tuple[str, ...]] = {
     "Manufacturing": ("Industries", "Werke", "Manufacturing", "Components", "Machinery"),

@@ -251,20 +251,16 @@ class Store:
         with self.lock:
             target = self.table(table)
             key = target.definition.key
-            rows, seqs = target.rows, target.seqs
-            dynamics = self.kind == "dynamics"
-            seq = self.seq
-            count = 0
-            for record in records:
-                seq += 1
-                record_id = record[key]
-                rows[record_id] = record
-                seqs[record_id] = seq
-                if dynamics:
-                    record["versionnumber"] = seq
-                count += 1
-            self.seq = seq
-            return count
+            batch = list(records)
+            ids = [record[key] for record in batch]
+            numbers = range(self.seq + 1, self.seq + 1 + len(batch))
+            target.rows.update(zip(ids, batch, strict=True))
+            target.seqs.update(zip(ids, numbers, strict=True))
+            if self.kind == "dynamics":
+                for record, number in zip(batch, numbers, strict=True):
+                    record["versionnumber"] = number
+            self.seq += len(batch)
+            return len(batch)
 
     def log_write(self, entry: WriteLogEntry) -> None:
         """Record a write received through an API."""
