@@ -215,6 +215,12 @@ class DataverseApp:
         """
         self.writer.plant_failure(key, **kwargs)
 
+    def set_faults(self, faults: FaultPlan) -> None:
+        """Replace the fault plan; counted faults (expired sessions, limits) count afresh."""
+        self.faults = faults
+        self._counters = _Counters()
+        self._churn_rng = random.Random(faults.seed)
+
     def view(self, table: Table) -> EntityView:
         """The Web API view of ``table`` (cached until its definition or emptiness changes)."""
         has_rows = bool(table.rows)
