@@ -57,6 +57,7 @@ from connectors.emulator.dataverse_model import (
     EntityView,
     TableExtras,
     entity_set_name,
+    json_value,
     score_table_definition,
     score_table_extras,
 )
@@ -485,7 +486,9 @@ class DataverseApp:
         )
         if created:
             headers["Location"] = entity_id
-        return Response(201 if created else 200, json.dumps(body).encode(), headers)
+        return Response(
+            201 if created else 200, json.dumps(body, default=json_value).encode(), headers
+        )
 
 
 def _writable(table: str) -> bool:
@@ -525,4 +528,6 @@ def _method_not_allowed(request: Request) -> DataverseError:
 
 
 def _json(status: int, body: Mapping[str, Any]) -> Response:
-    return Response(status, json.dumps(body).encode(), {"Content-Type": JSON_CONTENT_TYPE})
+    return Response(
+        status, json.dumps(body, default=json_value).encode(), {"Content-Type": JSON_CONTENT_TYPE}
+    )

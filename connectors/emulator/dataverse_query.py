@@ -27,6 +27,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, unquote
 
+import orjson
+
 from connectors.emulator.dataverse_errors import (
     CHANGE_TRACKING_NOT_ENABLED,
     EXPIRED_VERSION_STAMP,
@@ -39,7 +41,6 @@ from connectors.emulator.dataverse_model import (
     LOOKUP_TYPES,
     EntityView,
     Prop,
-    format_datetime,
     formatter,
     json_value,
     primary_name_attribute,
@@ -154,7 +155,11 @@ class _LookupTarget:
 
 
 class RowWriter:
-    """Turns stored records into Web API JSON objects for a fixed ``$select`` and annotations."""
+    """Turns stored records into Web API JSON objects for a fixed ``$select`` and annotations.
+
+    Values stay Python objects (dates, Decimals) until :func:`json_value` turns them into JSON
+    while the page is encoded.  Without annotations a row is built in one ``dict(zip(...))``.
+    """
 
     def __init__(self, view: EntityView, props: list[Prop], prefs: Preferences, store: Store):
         self.view = view
@@ -163,9 +168,20 @@ class RowWriter:
         self.lookup_name = prefs.wants(LOOKUP_NAME)
         self.navigation = prefs.wants(NAVIGATION)
         self.key = view.key
-        self.steps = [self._step(prop) for prop in props if prop.key != view.key]
+        chosen = [prop for prop in props if prop.key != view.key]
+        self.annotated = self.formatted or self.lookup_name or self.navigation
+        self.steps = [self._step(prop) for prop in chosen] if self.annotated else []
+        self._keys = (*(prop.key for prop in chosen), view.key)
+        self._names = ("@odata.etag", *(prop.name for prop in chosen), view.key)
+        names = [prop.name for prop in chosen]
+        self._version = names.index("versionnumber") + 1 if "versionnumber" in names else None
 
     def __call__(self, record: Mapping[str, Any], seq: int) -> dict[str, Any]:
+        if not self.annotated:
+            values = [f'W/"{seq}"', *map(record.get, self._keys)]
+            if self._version is not None:
+                values[self._version] = seq
+            return dict(zip(self._names, values, strict=True))
         out: dict[str, Any] = {"@odata.etag": f'W/"{seq}"'}
         for step in self.steps:
             step(record, out)
@@ -178,27 +194,16 @@ class RowWriter:
         if prop.is_lookup:
             return self._lookup_step(prop)
         name, key = prop.name, prop.key
-        convert = _converter(prop)
         formatted_name = f"{name}@{FORMATTED}"
         format_value = formatter(prop.attribute) if self.formatted else None
         if format_value is None:
-            if convert is None:
-                return lambda record, out: out.__setitem__(name, record.get(key))
-
-            def plain(record: Mapping[str, Any], out: dict[str, Any]) -> None:
-                value = record.get(key)
-                out[name] = None if value is None else convert(value)
-
-            return plain
-        to_json = convert or (lambda value: value)
+            return lambda record, out: out.__setitem__(name, record.get(key))
 
         def annotated(record: Mapping[str, Any], out: dict[str, Any]) -> None:
             value = record.get(key)
-            if value is None:
-                out[name] = None
-                return
-            out[formatted_name] = format_value(value)
-            out[name] = to_json(value)
+            if value is not None:
+                out[formatted_name] = format_value(value)
+            out[name] = value
 
         return annotated
 
@@ -268,23 +273,6 @@ def navigation_property(view: EntityView, prop: Prop, target: str) -> str:
     if len(attribute.reference_to) > 1:
         return f"{attribute.name}_{target}"
     return attribute.name
-
-
-def _converter(prop: Prop) -> Callable[[Any], Any] | None:
-    kind = prop.attribute.type
-    if kind == "DateTime":
-        return _date_or_datetime
-    if kind in ("Money", "Decimal", "Double"):
-        return lambda value: float(value) if isinstance(value, Decimal) else value
-    return None
-
-
-def _date_or_datetime(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return format_datetime(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
 
 
 # ---------------------------------------------------------------------------- paging cookies
@@ -870,8 +858,13 @@ def _applied(
     return {"Preference-Applied": ",".join(applied)} if applied else {}
 
 
+_ORJSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS | orjson.OPT_NAIVE_UTC
+
+
 def _json_response(body: Mapping[str, Any], headers: Mapping[str, str]) -> Response:
-    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=json_value).encode()
+    # orjson writes UTC date-times as 2024-01-02T03:04:05Z and dates as 2024-01-02 natively,
+    # which keeps a 5,000-row page cheap to serve
+    data = orjson.dumps(body, default=json_value, option=_ORJSON_OPTIONS)
     return Response(
         200, data, {"Content-Type": JSON_CONTENT_TYPE, "OData-Version": "4.0", **headers}
     )
