@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 TENANT = "3c0c7a7e-93a1-4d6c-9a61-0e6a0b7cc7a1"
 CLIENT_ID = "b7d5d0b4-2f4b-4a8e-9f2c-1a9d7f0e3c55"
-CLIENT_SECRET = "bench-secret"  # noqa: S105 - the emulator's throw-away credential
+CLIENT_SECRET = "bench-secret"
 
 
 def build_store(rows: int) -> Any:
@@ -153,7 +153,7 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     server = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
-    )  # noqa: S603 - our own script
+    )
     try:
         assert server.stdout is not None
         info = json.loads(server.stdout.readline())
