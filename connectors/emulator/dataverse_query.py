@@ -268,11 +268,11 @@ def _resolve_target(
 def navigation_property(view: EntityView, prop: Prop, target: str) -> str:
     """The single-valued navigation property behind a lookup value for ``target``."""
     attribute = prop.attribute
-    if len(attribute.reference_to) > 1 and attribute.type == "Lookup":
-        return f"{attribute.name}_{target}_{view.logical_name}"
-    if len(attribute.reference_to) > 1:
-        return f"{attribute.name}_{target}"
-    return attribute.name
+    if len(attribute.reference_to) < 2 or attribute.type == "Owner":
+        return attribute.name  # parentaccountid, ownerid
+    if attribute.type == "Customer":
+        return f"{attribute.name}_{target}"  # parentcustomerid_account
+    return f"{attribute.name}_{target}_{view.logical_name}"  # regardingobjectid_account_task
 
 
 # ---------------------------------------------------------------------------- paging cookies
