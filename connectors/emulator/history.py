@@ -17,7 +17,14 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from connectors.emulator.plan import AccountPlan, ContactPlan, clamp, cumulate, weighted_index
+from connectors.emulator.plan import (
+    AccountPlan,
+    ContactPlan,
+    clamp,
+    cumulate,
+    lookup_table,
+    weighted_index,
+)
 from connectors.emulator.reference import (
     BUYING_ROLES,
     CONTACT_ROLES,
@@ -49,10 +56,9 @@ YEAR3_FIRST = -1094
 ACTIVITY_HISTORY_DAYS = 365
 SMALL_YEAR = 35_000.0
 CONTACT_KINDS = frozenset({"call", "meeting", "visit", "email"})
-_KINDS: tuple[str, ...] = ("call", "email", "meeting", "visit")
-_KIND_CUM = cumulate((0.42, 0.30, 0.17, 0.11))
-_ROLE_CUM = cumulate(ROLE_WEIGHTS)
-_STAGE_CUM = cumulate((3, 3, 3, 3, 2, 2, 1.5))
+_KIND_TABLE = lookup_table(("call", "email", "meeting", "visit"), (0.42, 0.30, 0.17, 0.11))
+_ROLE_TABLE = lookup_table(BUYING_ROLES, ROLE_WEIGHTS)
+_STAGE_TABLE = lookup_table(OPEN_STAGES, (3, 3, 3, 3, 2, 2, 1.5))
 _DEAL_WORDS = ("Expansion", "Renewal", "New Business", "Upgrade", "Rollout", "Pilot")
 _DISCOUNTS = (0, 0, 5, 10, 10, 15, 20, 25)
 _DAY_START = 7 * 3600
@@ -76,6 +82,7 @@ class Calendar:
         self.as_of = as_of
         self.midnight = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
         self.clock = self.midnight + timedelta(hours=12)
+        self._epoch = int(self.midnight.timestamp())
         self._dates: dict[int, date] = {}
 
     def day(self, offset: int) -> date:
@@ -87,14 +94,15 @@ class Calendar:
 
     def at(self, offset: int, second: int) -> datetime:
         """The instant ``second`` seconds into day ``offset``."""
-        return self.midnight + timedelta(seconds=offset * 86_400 + second)
+        # fromtimestamp is the cheapest way to make an aware datetime; whole seconds are exact
+        return datetime.fromtimestamp(self._epoch + offset * 86_400 + second, UTC)
 
     def past(self, rng: random.Random, offset: int, second: int) -> datetime:
         """Like :meth:`at`, but never later than a minute before the clock."""
         total = offset * 86_400 + second
         if total > _LATEST_SECOND_TODAY:
             total = _LATEST_SECOND_TODAY - int(rng.random() * 3600)
-        return self.midnight + timedelta(seconds=total)
+        return datetime.fromtimestamp(self._epoch + total, UTC)
 
 
 class HistoryWriter:
@@ -166,7 +174,7 @@ class HistoryWriter:
             return DECISION_MAKER
         if rng.random() < 0.08:
             return None
-        return BUYING_ROLES[weighted_index(rng, _ROLE_CUM)]
+        return rng.choice(_ROLE_TABLE)
 
     # ------------------------------------------------------------------ deals
 
@@ -188,7 +196,7 @@ class HistoryWriter:
                 close = self._close_offset(first, last)
                 self._deal(writer, plan, "won", amount=amount, close=close, owned=owned)
             expected_lost = max(len(won), 0.7) * (1 - win_rate) / win_rate
-            for _ in range(min(3, self._stochastic_round(expected_lost))):
+            for _ in range(min(2, self._stochastic_round(expected_lost))):
                 amount = typical / max(1, len(won)) * rng.uniform(0.4, 1.6)
                 close = first + int(rng.random() * (last - first + 1))
                 self._deal(writer, plan, "lost", amount=amount, close=close, owned=owned)
@@ -233,7 +241,7 @@ class HistoryWriter:
             return 0.95
         if plan.health == "red":
             return 0.3
-        return self.rng.uniform(0.6, 0.9)
+        return self.rng.uniform(0.65, 0.92)
 
     def _open_count(self, plan: AccountPlan) -> int:
         rng = self.rng
@@ -287,7 +295,7 @@ class HistoryWriter:
             if status == "won"
             else LOST_STAGE
             if status == "lost"
-            else OPEN_STAGES[weighted_index(rng, _STAGE_CUM)]
+            else rng.choice(_STAGE_TABLE)
         )
         estimated = (
             close if status == "open" or rng.random() < 0.4 else close + rng.randrange(-30, 31)
@@ -393,12 +401,12 @@ class HistoryWriter:
         touches = self._touch_offsets(plan)
         contact_share = self._contact_share(writer.org, plan)
         for position, offset in enumerate(touches):
-            kind = _KINDS[weighted_index(rng, _KIND_CUM)]
+            kind = rng.choice(_KIND_TABLE)
             contact = self._touch_contact(plan, position, contact_share)
             past = self._past_state(writer.org, kind)
             self._activity(writer, plan, kind, offset=offset, state=past, contact=contact)
         if plan.rhythm in ("weekly", "monthly"):
-            gap = 45 if plan.rhythm == "weekly" else 120
+            gap = 60 if plan.rhythm == "weekly" else 120
             offset = -ACTIVITY_HISTORY_DAYS + int(rng.random() * gap)
             while offset <= 0:
                 state: ActivityState = "done" if rng.random() < 0.85 else "open"
@@ -485,7 +493,7 @@ class HistoryWriter:
         second = _DAY_START + int(rng.random() * 7200) if offset == 0 else self.second()
         minutes = 15 if kind in ("call", "email", "task") else 30 + 30 * int(rng.random() * 3)
         start = self.cal.at(offset, second)
-        end = start + timedelta(minutes=minutes)
+        end = self.cal.at(offset, second + minutes * 60)
         if offset > 0:
             created = self.stamp_between(-20, -1)
             modified = created

@@ -107,11 +107,20 @@ class SalesforceIds:
         self.pod = pod
         self.start = start
         self.next_numbers: dict[str, int] = {}
+        self.prefixes: dict[str, str] = dict(SF_PREFIXES)
         self._heads: dict[str, tuple[str, str]] = {}
         self._middle: dict[int, tuple[str, str]] = {}
 
+    def register(self, sobject: str, prefix: str) -> None:
+        """Give another object (e.g. a custom object) its 3-character key prefix."""
+        if len(prefix) != 3 or any(c not in BASE62 for c in prefix):
+            raise ValueError(f"a key prefix is 3 base-62 characters, got {prefix!r}")
+        if self.prefixes.get(sobject, prefix) != prefix:
+            raise ValueError(f"{sobject} already has key prefix {self.prefixes[sobject]}")
+        self.prefixes[sobject] = prefix
+
     def new(self, sobject: str) -> str:
-        """The next id of ``sobject``."""
+        """The next id of ``sobject`` (KeyError for an object without a key prefix)."""
         number = self.next_numbers.get(sobject, self.start)
         self.next_numbers[sobject] = number + 1
         return self.format(sobject, number)
@@ -120,7 +129,7 @@ class SalesforceIds:
         """The id with sequence ``number`` (same result as :func:`sf_to_18` of the 15 chars)."""
         head = self._heads.get(sobject)
         if head is None:
-            first = SF_PREFIXES[sobject] + self.pod
+            first = self.prefixes[sobject] + self.pod
             head = self._heads[sobject] = (first, CHECKSUM_ALPHABET[_chunk_value(first)])
         upper, lower = divmod(number, 62**5)
         middle = self._middle.get(upper)

@@ -168,6 +168,20 @@ def weighted_index(rng: random.Random, cumulative: list[float]) -> int:
     return low
 
 
+def lookup_table(values: Sequence[T], weights: Sequence[float], slots: int = 200) -> list[T]:
+    """A list in which each value fills a share of ``slots`` proportional to its weight.
+
+    ``table[int(rng.random() * len(table))]`` then draws by weight in one step (to 1/slots).
+    """
+    total = sum(weights)
+    table: list[T] = []
+    running = 0.0
+    for value, weight in zip(values, weights, strict=True):
+        running += weight
+        table.extend([value] * (round(running / total * slots) - len(table)))
+    return table
+
+
 def cumulate(weights: tuple[float, ...] | list[float]) -> list[float]:
     """Running sums of ``weights``."""
     total = 0.0

@@ -27,9 +27,10 @@ Customers
     accounts in one org, up to 4 levels, half of them with a match key on every member) and
     standalone accounts (10% of them with their own match key).  Customer size (annual revenue,
     employees) is lognormal and heavy-tailed; the true wallet (the customer's yearly spend on our
-    categories) is revenue x an industry intensity x noise; our yearly revenue is a Beta-distributed
-    share of it, so about the top fifth of groups make four fifths of our revenue.  About 10% of
-    standalone accounts are prospects (never won), a few churned (no revenue in the last year).
+    categories) is revenue x an industry intensity x noise; our yearly revenue is a
+    Beta-distributed share of it, so the top fifth of groups make roughly four fifths of our
+    revenue (80-88%).  About 10% of standalone accounts are prospects (never won), a few churned
+    (no revenue in the last year).
 
 Catalogue
     10 product families with 2-4 products each and whole-unit list prices.  Salesforce:
@@ -39,19 +40,22 @@ Catalogue
 
 Opportunities
     Three years: won deals per year summing to the year's revenue, lost deals by the account's win
-    rate, open deals closing from 20 days ago to 6 months ahead.  Amounts are sums of line totals
-    (quantity x unit price, whole currency units, so sums are exact).  Salesforce: standard stages
-    with probability and forecast category, ``OpportunityLineItem``, ``OpportunityContactRole``
-    on about 60% of deals.  Dataverse: ``statecode`` 0 open / 1 won / 2 lost, ``statuscode``,
-    ``stepname``, ``closeprobability``, ``msdyn_forecastcategory``, ``estimatedvalue`` always,
-    ``actualvalue`` when won, ``actualclosedate`` when closed (``estimatedclosedate`` may differ
-    from it: the close date of a closed deal is ``actualclosedate``), ``opportunityproduct``
-    lines.
+    rate, open deals closing from 20 days ago to 6 months ahead (a few overdue by up to three
+    months).  Amounts are sums of line totals (quantity x unit price, whole currency units, so
+    sums are exact).  Salesforce: standard stages with probability and forecast category,
+    ``OpportunityLineItem``, ``OpportunityContactRole`` on about 30% of deals.  Dataverse:
+    ``statecode`` 0 open / 1 won / 2 lost, ``statuscode``, ``stepname``, ``closeprobability``,
+    ``msdyn_forecastcategory``, ``estimatedvalue`` always, ``actualvalue`` when won,
+    ``actualclosedate`` when closed (``estimatedclosedate`` may differ from it: the close date
+    of a closed deal is ``actualclosedate``), ``opportunityproduct`` lines.  Date-only columns
+    (``CloseDate``, ``ActivityDate``, ``ServiceDate``, ``estimatedclosedate``,
+    ``actualclosedate``) hold ``datetime.date`` values; every other time is an aware UTC
+    ``datetime``.
 
 Contacts and activities
     Contacts have titles and buying roles (Decision Maker, Influencer, User, Gatekeeper; a few
     unknown).  Each account has a rhythm: weekly, monthly, quarterly or neglected (last contact
-    100+ days ago, or never); touches are calls, e-mails, meetings and visits over the last 480
+    100+ days ago, or never); touches are calls, e-mails, meetings and visits over the last 365
     days, plus internal tasks and a few scheduled future meetings/calls for active accounts.
     Salesforce: calls/e-mails/tasks are ``Task`` (``TaskSubtype`` Call/Email/Task), meetings and
     visits ``Event`` (``Type`` Meeting/Visit), ``WhatId`` = ``AccountId`` = the account, ``WhoId``
@@ -71,15 +75,16 @@ Custom fields (names are the :mod:`config.model` defaults)
 
 Planting (see :mod:`connectors.emulator.planting`)
     *Wallets*: the wallet field holds the true wallet with about 15% noise, rounded to thousands,
-    on about a third of the accounts (bigger ones more often, every member of a group whose
-    planted tier depends on headroom).  *Tiers*: about 30% of groups get triage factors on their
-    top accounts (every root of the group, same values): 7-10 each (score >= 7) when the group's
-    numbers are far from every threshold, or 1-5 each (score <= 5, ``non_key``); the truth
-    records the tier the rule gives.  Other groups have no triage fields.  *Health*: some weekly
-    accounts are planted clearly green (contact in the last week, 5+ engaged contacts including
-    every decision maker, rising activity, pipeline above revenue, growing, high win rate) and some
-    neglected ones clearly red (no contact for 150+ days, nothing open, revenue down 60%+, low win
-    rate); a plan is kept in the truth only if the written history meets it.
+    on about a third of the accounts (bigger ones more often, and every member of a group planted
+    ``key``, ``growth`` or ``maintain``, so its headroom is known exactly).  *Tiers*: about 30%
+    of groups get triage factors on their top accounts (every root of the group, same values):
+    7-10 each (score >= 7) when the group's numbers are far from every threshold (clearly-key
+    groups are considered first, they are rare), or 1-5 each (score <= 5, ``non_key``); the
+    truth records the tier the rule gives.  Other groups have no triage fields.  *Health*: some
+    weekly accounts are planted clearly green (contact in the last week, 5+ engaged contacts
+    including every decision maker, rising activity, pipeline above revenue, growing, high win
+    rate) and some neglected ones clearly red (no contact for 150+ days, nothing open, revenue
+    down 60%+, low win rate); a plan is kept in the truth only if the written history meets it.
 
 Dirty records (listed in ``truth.dirty``)
     Two accounts per org without industry, three with zero annual revenue, one orphan contact per
@@ -95,7 +100,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TypeVar
 
@@ -136,8 +141,9 @@ T = TypeVar("T")
 class World:
     """Both orgs and the planted truth.
 
-    ``id_state`` keeps the Salesforce id allocator so that :func:`mutate` continues the id
-    sequences; ``mutations`` counts the mutations applied so far.
+    ``sf_ids`` is the Salesforce id allocator, kept so that
+    :func:`~connectors.emulator.mutate.mutate` continues the id sequences; ``mutations`` counts
+    the mutations applied so far.
     """
 
     salesforce: Store
@@ -147,7 +153,6 @@ class World:
     seed: int
     sf_ids: SalesforceIds
     mutations: int = 0
-    extra: dict[str, object] = field(default_factory=dict)
 
     def store(self, org: str) -> Store:
         """The store of ``org`` (``salesforce`` or ``dynamics``)."""
@@ -188,7 +193,10 @@ def _hash_store(digest: hashlib._Hash, org: str, store: Store) -> None:
 def generate_world(
     seed: int = DEFAULT_SEED, accounts: int = DEFAULT_ACCOUNTS, as_of: date | None = None
 ) -> World:
-    """Generate both orgs with ``accounts`` accounts in total, as of ``as_of`` (default today)."""
+    """Generate both orgs with ``accounts`` accounts in total, as of ``as_of`` (default today).
+
+    Worlds of fewer than three accounts have no parent cycle (it takes three accounts).
+    """
     if accounts < 1:
         raise ValueError("accounts must be at least 1")
     # millions of small dicts would make the cyclic collector rescan the heap again and again;

@@ -87,3 +87,15 @@ def test_guids_are_deterministic_version_4() -> None:
     parsed = uuid.UUID(a[0])
     assert parsed.version == 4
     assert str(parsed) == a[0]
+
+
+def test_custom_objects_can_register_a_prefix() -> None:
+    ids = SalesforceIds("5g", 7)
+    ids.register("KAM_Account_Score__c", "a0K")
+    record_id = ids.new("KAM_Account_Score__c")
+    assert record_id.startswith("a0K5g0")
+    assert is_valid_sf_id(record_id)
+    with pytest.raises(ValueError, match="already has"):
+        ids.register("Account", "a01")
+    with pytest.raises(KeyError):
+        ids.new("Unknown__c")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -17,11 +20,11 @@ def test_same_seed_same_fingerprint(world: World) -> None:
     assert again.truth.to_json() == world.truth.to_json()
 
 
-def test_other_seed_size_or_date_other_fingerprint(world: World) -> None:
-    base = world.fingerprint()
-    assert generate_world(SEED + 1, ACCOUNTS, AS_OF).fingerprint() != base
-    small = generate_world(SEED, 300, AS_OF)
-    assert small.fingerprint() != generate_world(SEED, 300, date(2025, 7, 1)).fingerprint()
+def test_other_seed_size_or_date_other_fingerprint() -> None:
+    base = generate_world(SEED, 300, AS_OF).fingerprint()
+    assert generate_world(SEED + 1, 300, AS_OF).fingerprint() != base
+    assert generate_world(SEED, 301, AS_OF).fingerprint() != base
+    assert generate_world(SEED, 300, date(2025, 7, 1)).fingerprint() != base
 
 
 def test_account_total_is_exact() -> None:
@@ -41,3 +44,19 @@ def test_truth_exports_json(world: World, tmp_path: Path) -> None:
     assert len(data["accounts"]) == ACCOUNTS
     some = next(iter(data["accounts"].values()))
     assert {"ttm_revenue", "true_wallet", "contacts_90d", "rhythm"} <= set(some)
+
+
+def test_fingerprint_does_not_depend_on_hash_randomisation() -> None:
+    code = (
+        "from datetime import date\n"
+        "from connectors.emulator.world import generate_world\n"
+        "print(generate_world(5, 150, date(2025, 6, 30)).fingerprint())\n"
+    )
+    prints = set()
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+        )
+        prints.add(out.stdout.strip())
+    assert prints == {generate_world(5, 150, AS_OF).fingerprint()}
