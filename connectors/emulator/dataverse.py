@@ -57,6 +57,7 @@ from connectors.emulator.dataverse_model import (
     EntityView,
     TableExtras,
     entity_set_name,
+    json_value,
     score_table_definition,
     score_table_extras,
 )
@@ -214,6 +215,12 @@ class DataverseApp:
         ``message`` and ``times`` (None: every time).
         """
         self.writer.plant_failure(key, **kwargs)
+
+    def set_faults(self, faults: FaultPlan) -> None:
+        """Replace the fault plan; counted faults (expired sessions, limits) count afresh."""
+        self.faults = faults
+        self._counters = _Counters()
+        self._churn_rng = random.Random(faults.seed)
 
     def view(self, table: Table) -> EntityView:
         """The Web API view of ``table`` (cached until its definition or emptiness changes)."""
@@ -479,7 +486,9 @@ class DataverseApp:
         )
         if created:
             headers["Location"] = entity_id
-        return Response(201 if created else 200, json.dumps(body).encode(), headers)
+        return Response(
+            201 if created else 200, json.dumps(body, default=json_value).encode(), headers
+        )
 
 
 def _writable(table: str) -> bool:
@@ -519,4 +528,6 @@ def _method_not_allowed(request: Request) -> DataverseError:
 
 
 def _json(status: int, body: Mapping[str, Any]) -> Response:
-    return Response(status, json.dumps(body).encode(), {"Content-Type": JSON_CONTENT_TYPE})
+    return Response(
+        status, json.dumps(body, default=json_value).encode(), {"Content-Type": JSON_CONTENT_TYPE}
+    )

@@ -84,10 +84,10 @@ def property_name(attribute: FieldDef) -> str:
 
 
 def format_datetime(value: datetime) -> str:
-    """``2024-01-02T03:04:05Z``."""
+    """``2024-01-02T03:04:05Z`` (UTC, whole seconds)."""
     if value.tzinfo is not None and value.utcoffset():
         value = value.astimezone(UTC)
-    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:{value.second:02d}Z"
+    return value.isoformat()[:19] + "Z"
 
 
 def json_value(value: Any) -> Any:

@@ -273,6 +273,7 @@ class Org:
     url: str
     authority: str
     session: CrmSession
+    _cached: str | None = None
 
     @property
     def api(self) -> str:
@@ -296,7 +297,10 @@ class Org:
 
     def headers(self, token: str | None = None, prefer: str | None = None) -> dict[str, str]:
         """Authorization (and Prefer) headers."""
-        headers = {"Authorization": f"Bearer {token or self.token()}", "Accept": "application/json"}
+        if token is None:
+            self._cached = self._cached or self.token()
+            token = self._cached
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         if prefer:
             headers["Prefer"] = prefer
         return headers

@@ -266,3 +266,21 @@ def test_service_document_and_who_am_i(org: Org, token: str) -> None:
     } <= names
     who = get(org, token, "WhoAmI").json()
     assert set(who) >= {"UserId", "BusinessUnitId", "OrganizationId"}
+
+
+def test_next_page_reflects_changes_made_after_the_previous_page(org: Org, token: str) -> None:
+    """Pages are rendered ahead of time; one rendered before a change is never served."""
+    prefer = "odata.maxpagesize=5"
+    first = get(org, token, "contacts", prefer, **{"$select": "fullname"}).json()
+    ids = sorted(org.store.tables["contact"].rows)
+    on_next_page = ids[5]
+    original = org.store.tables["contact"].rows[on_next_page]["fullname"]
+    org.store.update("contact", on_next_page, {"fullname": "Changed Between Pages"})
+    try:
+        second = org.session.get(
+            first["@odata.nextLink"], headers=org.headers(token, prefer)
+        ).json()
+        names = {row["contactid"]: row["fullname"] for row in second["value"]}
+        assert names[on_next_page] == "Changed Between Pages"
+    finally:
+        org.store.update("contact", on_next_page, {"fullname": original})
