@@ -146,6 +146,7 @@ class Emulator:
             FaultPlan.parse(spec, fault_seed),
             with_score_object=self.with_score_object,
             clock=self.clock,
+            ids=self._world.sf_ids if isinstance(self._world, World) else None,
         )
 
     def _dynamics_app(self, store: Store) -> DataverseApp:

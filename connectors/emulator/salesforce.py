@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from connectors.emulator.faults import FaultPlan
+from connectors.emulator.ids import SalesforceIds
 from connectors.emulator.server import Request, Response
 from connectors.emulator.sfapi import (
     JSON_TYPE,
@@ -135,6 +136,7 @@ class SalesforceApp:
         daily_limit: int = DEFAULT_DAILY_LIMIT,
         bulk_progress_polls: int = 1,
         base_url: str | None = None,
+        ids: SalesforceIds | None = None,
     ) -> None:
         self.store = store
         self.credentials = credentials
@@ -142,7 +144,7 @@ class SalesforceApp:
         self.base_url = base_url
         self.sessions = SessionRegistry(credentials, clock)
         self.token_endpoint = TokenEndpoint(self.sessions, self._instance_url)
-        self.writer = Writer(store)
+        self.writer = Writer(store, ids)
         self.render_cache = LineCache()
         self.prefetcher = Prefetcher()
         self.bulk = BulkApi(

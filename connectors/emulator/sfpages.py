@@ -56,7 +56,8 @@ class LineCache:
         current = list(map(seqs.get, ids))
         hits = list(map(cache.get, ids))
         out: list[Any] = [
-            h[1] if h is not None and h[0] == s else None for h, s in zip(hits, current, strict=True)
+            h[1] if h is not None and h[0] == s else None
+            for h, s in zip(hits, current, strict=True)
         ]
         if None in out:
             missing = [n for n, text in enumerate(out) if text is None]

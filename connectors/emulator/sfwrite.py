@@ -13,13 +13,13 @@ Writes to any other object are refused (:meth:`Writer.refuse`) with Salesforce's
 from __future__ import annotations
 
 import math
-import string
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from connectors.emulator.ids import SalesforceIds, base62, sf_to_18
 from connectors.emulator.sfauth import USER_ID
 from connectors.emulator.sfschema import SCORE_KEY_PREFIX, SCORE_OBJECT_NAME
 from connectors.emulator.soql import ID_TYPES, NUMBER_TYPES, TEXT_TYPES, parse_datetime
@@ -32,28 +32,10 @@ ROLLED_BACK = (
     "header"
 )
 
-_BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
-_CHECKSUM = string.ascii_uppercase + "012345"
-
-
-def case_safe(id15: str) -> str:
-    """The 18-character form of a 15-character id: each 5-character chunk adds one checksum
-    character whose bits say which of its characters are upper-case letters."""
-    suffix = ""
-    for start in (0, 5, 10):
-        chunk = id15[start : start + 5]
-        bits = sum(1 << i for i, char in enumerate(chunk) if "A" <= char <= "Z")
-        suffix += _CHECKSUM[bits]
-    return id15 + suffix
-
 
 def salesforce_id(prefix: str, number: int, pod: str = "5g") -> str:
     """An 18-character Salesforce id: prefix, pod, ``0``, 9 base-62 digits, case-safe suffix."""
-    digits = []
-    for _ in range(9):
-        number, rest = divmod(number, 62)
-        digits.append(_BASE62[rest])
-    return case_safe(f"{prefix}{pod}0{''.join(reversed(digits))}")
+    return sf_to_18(f"{prefix}{pod}0{base62(number, 9)}")
 
 
 @dataclass(frozen=True)
@@ -125,8 +107,11 @@ class _Prepared:
 class Writer:
     """Upserts into the score object of one store and logs every attempt."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, ids: SalesforceIds | None = None) -> None:
         self.store = store
+        self.ids = ids
+        if ids is not None:
+            ids.register(SCORE_OBJECT_NAME, SCORE_KEY_PREFIX)
         self.plan = Plan()
         self._next_number = 1
         self._index: dict[str, str] = {}
@@ -373,7 +358,10 @@ class Writer:
     def _insert(self, table: TableDef, ext_field: FieldDef, item: _Prepared) -> str:
         number = self._next_number
         self._next_number += 1
-        record_id = salesforce_id(SCORE_KEY_PREFIX, number)
+        if self.ids is not None:  # the org's own allocator: ids look like the org's
+            record_id = self.ids.new(table.name)
+        else:
+            record_id = salesforce_id(SCORE_KEY_PREFIX, number)
         record: dict[str, Any] = {
             name.name: None for name in table.fields if name.type != "address"
         }

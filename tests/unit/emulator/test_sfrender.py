@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta, timezone
 
+from connectors.emulator.ids import sf_to_18
 from connectors.emulator.sfrender import (
     CsvRecords,
     JsonRecords,
@@ -13,7 +14,7 @@ from connectors.emulator.sfrender import (
     records_array,
     sf_datetime,
 )
-from connectors.emulator.sfwrite import case_safe, salesforce_id
+from connectors.emulator.sfwrite import salesforce_id
 from connectors.emulator.store import FieldDef, TableDef
 
 TABLE = TableDef(
@@ -115,8 +116,8 @@ def test_csv_quotes_every_value_and_leaves_nulls_empty() -> None:
     )
 
 
-def test_case_safe_ids() -> None:
-    assert case_safe("001D000000IqhSL") == "001D000000IqhSLIAZ"  # the example in Salesforce's docs
+def test_emulator_ids_are_case_safe_and_distinct() -> None:
+    assert sf_to_18("001D000000IqhSL") == "001D000000IqhSLIAZ"  # the example in Salesforce's docs
     first, second = salesforce_id("001", 1), salesforce_id("001", 62)
     assert first == "0015g0000000001AAA" and second[:15] == "0015g0000000010"
     assert len({salesforce_id("a0K", n) for n in range(1000)}) == 1000
