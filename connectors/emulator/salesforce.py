@@ -161,7 +161,7 @@ class SalesforceApp:
         self.cursors: OrderedDict[str, Cursor] = OrderedDict()
         self._cursor_number = 0
         self._authenticated = 0
-        self._snapshots: dict[str, tuple[int, list[Record]]] = {}
+        self._snapshots: dict[tuple[str, bool], tuple[int, list[Record]]] = {}
         self._lock = threading.RLock()
         self._host = threading.local()
         self.faults = FaultPlan()
@@ -397,22 +397,23 @@ class SalesforceApp:
         except SoqlError as error:
             raise ApiError(400, error.code, error.message) from None
 
-    def _snapshot(self, table: str) -> list[Record]:
-        """The object's records in id order, re-read only when the store changed."""
+    def _snapshot(self, table: str, include_deleted: bool = True) -> list[Record]:
+        """The object's records in id order (live ones only unless ``include_deleted``), read
+        again only when the store has changed since."""
         with self.store.lock:
             seq = self.store.seq
-            cached = self._snapshots.get(table)
+            cached = self._snapshots.get((table, include_deleted))
             if cached is not None and cached[0] == seq:
                 return cached[1]
-            rows = self.store.table(table).snapshot()
-            self._snapshots[table] = (seq, rows)
+            if include_deleted:
+                rows = self.store.table(table).snapshot()
+            else:
+                rows = [r for r in self._snapshot(table) if not r.get("IsDeleted")]
+            self._snapshots[(table, include_deleted)] = (seq, rows)
             return rows
 
     def _rows(self, compiled: CompiledQuery, include_deleted: bool) -> list[Record]:
-        rows = self._snapshot(compiled.table.name)
-        if not include_deleted:
-            rows = [r for r in rows if not r.get("IsDeleted")]
-        return compiled.run(rows)
+        return compiled.run(self._snapshot(compiled.table.name, include_deleted))
 
     def _query_route(self, request: Request, version: str, parts: list[str]) -> Response:
         include_deleted = parts[0] == "queryAll"
@@ -584,8 +585,8 @@ class SalesforceApp:
         stamp = "SystemModstamp" if table.field("SystemModstamp") else "LastModifiedDate"
         ids = [
             str(r[table.key])
-            for r in self._snapshot(table.name)
-            if not r.get("IsDeleted") and (s := r.get(stamp)) is not None and start <= s < end
+            for r in self._snapshot(table.name, include_deleted=False)
+            if (s := r.get(stamp)) is not None and start <= s < end
         ]
         _check_id_limit(len(ids))
         return ids
