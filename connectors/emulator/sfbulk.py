@@ -42,7 +42,7 @@ from connectors.emulator.sfwrite import (
     salesforce_id,
 )
 from connectors.emulator.soql import CompiledQuery
-from connectors.emulator.store import Store
+from connectors.emulator.store import Store, TableDef
 
 Record = dict[str, Any]
 DEFAULT_MAX_RECORDS = 250_000
@@ -337,33 +337,15 @@ class BulkApi:
         request = parse_json(body)
         if not isinstance(request, dict):
             raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
-        object_name = str(request.get("object") or "")
-        operation = str(request.get("operation") or "")
-        try:
-            table = self.store.table(object_name).definition
-        except KeyError:
-            self.writer.log(
-                "bulk2", object_name, None, operation or "ingest", (), _entity_error(object_name)
-            )
-            raise ApiError(
-                400, "INVALIDENTITY", f"Entity '{object_name}' is not supported by the Bulk API."
-            ) from None
-        if table.name not in WRITABLE_OBJECTS:
-            error = self.writer.refuse("bulk2", table.name, None, operation or "ingest", ())
-            raise ApiError(400, error.code, error.message)
-        if operation != "upsert":
-            raise ApiError(
-                400,
-                "INVALIDJOB",
-                f"Unsupported operation for {table.name}: {operation or '(none)'}",
-            )
+        table = self._writable_table(request)
         ext_name = str(request.get("externalIdFieldName") or "")
         ext_field = table.field(ext_name)
         if ext_field is None or not ext_field.external_id:
             raise ApiError(
                 400,
                 "INVALIDJOB",
-                f"InvalidJob : Field name provided, {ext_name or '(blank)'} is not an External ID or indexed field for {table.name}",
+                f"InvalidJob : Field name provided, {ext_name or '(blank)'} is not an External ID "
+                f"or indexed field for {table.name}",
             )
         if request.get("contentType", "CSV") != "CSV":
             raise ApiError(400, "INVALIDJOB", "Only CSV content is supported")
@@ -379,6 +361,25 @@ class BulkApi:
         )
         self.ingest_jobs[job.id] = job
         return json_response(job.info())
+
+    def _writable_table(self, request: Mapping[str, Any]) -> TableDef:
+        """The job's object, when it is one kamsync may upsert into (refusals are logged)."""
+        object_name = str(request.get("object") or "")
+        operation = str(request.get("operation") or "") or "ingest"
+        try:
+            table = self.store.table(object_name).definition
+        except KeyError:
+            error = _entity_error(object_name)
+            self.writer.log("bulk2", object_name, None, operation, (), error)
+            raise ApiError(400, error.code, error.message) from None
+        if table.name not in WRITABLE_OBJECTS:
+            refusal = self.writer.refuse("bulk2", table.name, None, operation, ())
+            raise ApiError(400, refusal.code, refusal.message)
+        if operation != "upsert":
+            raise ApiError(
+                400, "INVALIDJOB", f"Unsupported operation for {table.name}: {operation}"
+            )
+        return table
 
     def ingest_job(self, job_id: str) -> IngestJob:
         """The ingest job ``job_id``; 404 when there is none."""
@@ -482,7 +483,9 @@ class BulkApi:
             else:
                 todo.append(row)
         ext_field = table.field(job.external_id_field)
-        assert ext_field is not None
+        if ext_field is None:  # the object lost the field since the job was created
+            job.error_message = f"InvalidBatch : Field name not found : {job.external_id_field}"
+            return
         outcomes = self.writer.upsert(
             table,
             ext_field,

@@ -31,13 +31,34 @@ Column = Sequence[Any]
 # ----------------------------------------------------------------------------- datetimes
 
 
+_TIMES_OF_DAY = [
+    f"T{h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60)
+]
+_DAYS: dict[int, str] = {}
+
+
+def _day(ordinal: int) -> str:
+    text = _DAYS.get(ordinal)
+    if text is None:
+        text = _DAYS[ordinal] = date.fromordinal(ordinal).isoformat()
+    return text
+
+
 def _utc_ms(value: datetime) -> str:
-    """``2024-01-02T03:04:05.000`` in UTC (naive values are taken as UTC)."""
-    text = value.isoformat(timespec="milliseconds")
-    if text.endswith("+00:00"):
-        return text[:-6]
+    """``2024-01-02T03:04:05.000`` in UTC (naive values are taken as UTC).
+
+    UTC values take a table path (day strings memoised by ordinal, the 86,400 times of day
+    prepared), faster than ``isoformat``: this is the hottest call when rendering records.
+    """
+    if value.tzinfo is UTC:
+        micro = value.microsecond
+        return (
+            (_DAYS.get(value.toordinal()) or _day(value.toordinal()))
+            + _TIMES_OF_DAY[value.hour * 3600 + value.minute * 60 + value.second]
+            + (".000" if not micro else f".{micro // 1000:03d}")
+        )
     if value.tzinfo is None:
-        return text
+        return value.isoformat(timespec="milliseconds")
     return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6]
 
 
@@ -115,11 +136,7 @@ def _json_typed(kind: str, values: Column) -> list[str]:
     if kind in TEXT_TYPES or kind in ID_TYPES:
         return ["null" if v is None else _json_str(v) for v in values]
     if kind == "datetime":
-        # values checked to be UTC datetimes: isoformat ends in "+00:00"
-        return [
-            "null" if v is None else '"' + v.isoformat(timespec="milliseconds")[:-6] + '+0000"'
-            for v in values
-        ]
+        return ["null" if v is None else '"' + _utc_ms(v) + '+0000"' for v in values]
     if kind == "date":
         return ["null" if v is None else '"' + v.isoformat() + '"' for v in values]
     if kind == "boolean":
@@ -276,10 +293,7 @@ def _csv_typed(kind: str, values: Column) -> list[str]:
     if kind in ID_TYPES:
         return ["" if v is None else v + "" for v in values]
     if kind == "datetime":
-        # values checked to be UTC datetimes: isoformat ends in "+00:00"
-        return [
-            "" if v is None else v.isoformat(timespec="milliseconds")[:-6] + "Z" for v in values
-        ]
+        return ["" if v is None else _utc_ms(v) + "Z" for v in values]
     if kind == "date":
         return ["" if v is None else v.isoformat() for v in values]
     if kind == "boolean":

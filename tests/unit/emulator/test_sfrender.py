@@ -54,6 +54,21 @@ def test_datetime_formats_are_utc_with_milliseconds() -> None:
     assert bulk_datetime(local) == "2024-01-02T03:04:05.009Z"
 
 
+def test_datetime_formatting_agrees_with_isoformat_at_the_edges() -> None:
+    cases = [
+        datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC),
+        datetime(2024, 2, 29, 12, 0, 0, 1000, tzinfo=UTC),
+        datetime(2024, 2, 29, 12, 0, 0, 999, tzinfo=UTC),
+    ]
+    for value in cases:
+        assert sf_datetime(value) == value.isoformat(timespec="milliseconds")[:-6] + "+0000"
+    assert (
+        sf_datetime(datetime(2024, 1, 2, 3, 4, 5)) == "2024-01-02T03:04:05.000+0000"
+    )  # naive = UTC
+
+
 def test_json_values() -> None:
     assert [json_value(v) for v in (None, True, 7, 2.5, 'a"b', date(2024, 1, 2))] == [
         "null",
