@@ -59,12 +59,19 @@ class LineCache:
             h[1] if h is not None and h[0] == s else None
             for h, s in zip(hits, current, strict=True)
         ]
-        if None in out:
-            missing = [n for n, text in enumerate(out) if text is None]
-            rendered = render([records[n] for n in missing])
-            for n, text in zip(missing, rendered, strict=True):
-                out[n] = text
-                cache[ids[n]] = (current[n], text)
+        if None not in out:
+            return out
+        missing = [n for n, text in enumerate(out) if text is None]
+        if len(missing) == len(out):  # nothing cached: render the page as it is
+            rendered = render(records)
+            cache.update(zip(ids, zip(current, rendered, strict=True), strict=True))
+            return rendered
+        rendered = render([records[n] for n in missing])
+        for n, text in zip(missing, rendered, strict=True):
+            out[n] = text
+        cache.update(
+            (ids[n], (current[n], text)) for n, text in zip(missing, rendered, strict=True)
+        )
         return out
 
 
