@@ -141,6 +141,12 @@ def serve(rows: int, world: bool) -> None:
     server.stop()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def read_all(
     session: Any, url: str, headers: dict[str, str]
 ) -> tuple[int, int, int, dict[str, Any]]:
@@ -192,6 +198,7 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
             headers = {"Authorization": f"Bearer {token}", "Prefer": prefer}
             for run in range(args.repeat):
                 rows = pages = size = 0
+                server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
                 started = time.perf_counter()
                 for entity_set, expected in sets.items():
                     url = f"{info['url']}/api/data/v9.2/{entity_set}"
@@ -200,6 +207,8 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
                     assert (mode == "change tracking") == ("@odata.deltaLink" in last)
                     rows, pages, size = rows + got, pages + got_pages, size + got_size
                 seconds = time.perf_counter() - started
+                server_cpu = cpu_seconds(server.pid) - server_cpu
+                client_cpu = time.process_time() - client_cpu
                 results.append(
                     {
                         "mode": mode,
@@ -209,6 +218,9 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
                         "megabytes": round(size / 1e6, 1),
                         "seconds": round(seconds, 2),
                         "records_per_second": round(rows / seconds),
+                        "server_cpu": round(server_cpu, 2),
+                        "client_cpu": round(client_cpu, 2),
+                        "server_records_per_cpu_second": round(rows / max(server_cpu, 1e-9)),
                     }
                 )
         return results
@@ -236,12 +248,16 @@ def main() -> None:
         serve(args.rows, args.world)
         return
     results = measure(args)
-    print("| mode | run | rows | pages | MB | seconds | records/s |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| mode | run | rows | pages | MB | wall s | records/s | server CPU s | client CPU s "
+        "| records per server CPU s |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(
             f"| {r['mode']} | {r['run']} | {r['rows']:,} | {r['pages']} | {r['megabytes']} | "
-            f"{r['seconds']} | {r['records_per_second']:,} |"
+            f"{r['seconds']} | {r['records_per_second']:,} | {r['server_cpu']} | "
+            f"{r['client_cpu']} | {r['server_records_per_cpu_second']:,} |"
         )
 
 

@@ -69,7 +69,7 @@ from connectors.emulator.dataverse_query import (
     RowWriter,
     context_url,
 )
-from connectors.emulator.dataverse_writes import Address, ScoreWriter
+from connectors.emulator.dataverse_writes import Address, ScoreWriter, field_names
 from connectors.emulator.faults import FaultPlan
 from connectors.emulator.server import Request, Response
 from connectors.emulator.store import Store, Table
@@ -393,6 +393,8 @@ class DataverseApp:
         if table is None:
             raise segment_not_found(segments[0])
         view = self.view(table)
+        if request.method != "GET" and not _writable(table.name):
+            raise self._refuse(request, table, key, segments)
         if key:
             if len(segments) > 1 or not key.endswith(")"):
                 raise segment_not_found(segments[-1])
@@ -404,14 +406,32 @@ class DataverseApp:
         if len(segments) == 2 and segments[1] == "Microsoft.Dynamics.CRM.UpsertMultiple":
             if request.method != "POST":
                 raise _method_not_allowed(request)
-            self.writer.check_writable(table, "upsert", None, {})
             self.writer.upsert_multiple(
                 table, _json_body(request), self.settings.max_upsert_multiple
             )
             return Response(204, b"", {"OData-Version": "4.0"})
-        if request.method != "GET":
-            self.writer.check_writable(table, "create", None, {})
         raise segment_not_found(segments[-1])
+
+    def _refuse(
+        self, request: Request, table: Table, key: str, segments: list[str]
+    ) -> DataverseError:
+        """The privilege error (logged) for any write to a table kamsync does not own."""
+        if len(segments) > 1 and segments[1].startswith("Microsoft.Dynamics.CRM."):
+            operation = "upsert"
+        else:
+            operation = {"POST": "create", "DELETE": "delete"}.get(request.method, "update")
+        record_id = None
+        if key.endswith(")"):
+            try:
+                record_id = Address.parse(key[:-1]).describe()
+            except DataverseError:
+                record_id = key[:-1]
+        try:
+            body = json.loads(request.body) if request.body else {}
+        except ValueError:
+            body = {}
+        fields = body if isinstance(body, dict) else {}
+        return self.writer.refuse(table.name, operation, record_id, field_names(fields))
 
     def _collection(self, request: Request, base: str, view: EntityView, table: Table) -> Response:
         if request.method == "GET":

@@ -607,7 +607,7 @@ class Prefetcher:
         """The rendered page ``key`` if one is ready and nothing changed since it was started."""
         with self._lock:
             pending = self._pending.pop(key, None)
-        if pending is None:
+        if pending is None or pending.future.cancel():  # not started yet: render it inline
             return None
         try:
             rendered = pending.future.result()

@@ -286,7 +286,7 @@ class ScoreWriter:
     ) -> None:
         """Refuse (and log) a write to a table kamsync does not own."""
         if not self.writable(table.name):
-            raise self.refuse(table.name, operation, record_id, _field_names(body))
+            raise self.refuse(table.name, operation, record_id, field_names(body))
 
     # ------------------------------------------------------------------ key index
 
@@ -347,7 +347,7 @@ class ScoreWriter:
     ) -> WriteResult:
         """Create or update the record at ``address`` (the write is logged either way)."""
         view = self.view(table)
-        names = _field_names(body)
+        names = field_names(body)
         with self.store.lock:
             existing = self.find(table, address)
             operation = "update" if existing else "create"
@@ -718,7 +718,7 @@ def _key_text(value: Any) -> str:
     return "" if value is None else str(value).casefold()
 
 
-def _field_names(body: Mapping[str, Any]) -> tuple[str, ...]:
+def field_names(body: Mapping[str, Any]) -> tuple[str, ...]:
     names = []
     for name in body:
         if name.startswith("@"):

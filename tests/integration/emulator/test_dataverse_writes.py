@@ -390,3 +390,21 @@ def test_content_id_reference_in_a_change_set(org: Org, accounts: list[str]) -> 
     assert batch.status_code == 200
     assert [status for status, _, _ in responses(batch)] == [204, 204]
     assert scores(org)["ref:1"]["kam_tier"] == "growth"
+
+
+def test_every_kind_of_write_to_other_tables_is_refused(org: Org, accounts: list[str]) -> None:
+    start = len(org.store.write_log)
+    put = org.session.put(
+        f"{org.api}/accounts({accounts[0]})/name", headers=org.headers(), json={"value": "x"}
+    )
+    assert put.status_code == 403
+    create_multiple = org.session.post(
+        f"{org.api}/contacts/Microsoft.Dynamics.CRM.CreateMultiple",
+        headers=org.headers(),
+        json={"Targets": []},
+    )
+    assert create_multiple.status_code == 403
+    assert log_since(org, start) == [
+        ("account", accounts[0], "update", False),
+        ("contact", None, "upsert", False),
+    ]
