@@ -95,10 +95,14 @@ class Prefetcher:
                 self._pending.popitem(last=False)
 
     def wait(self, key: Hashable) -> None:
-        """Wait until the work scheduled for ``key`` (if any) is done; its errors are ignored."""
+        """Wait until the work scheduled for ``key`` (if any) is done; its errors are ignored.
+
+        Work still queued behind other pages is cancelled instead: the caller does it itself
+        rather than wait for the queue.
+        """
         with self._lock:
             future = self._pending.pop(key, None)
-        if future is not None:
+        if future is not None and not future.cancel():
             future.exception()
 
     def close(self) -> None:

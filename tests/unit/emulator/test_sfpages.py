@@ -67,3 +67,16 @@ def test_errors_of_prefetched_work_are_not_raised() -> None:
     prefetcher.schedule("page", broken)
     prefetcher.wait("page")
     prefetcher.close()
+
+
+def test_work_still_queued_is_cancelled_and_left_to_the_caller() -> None:
+    prefetcher = Prefetcher()
+    release = threading.Event()
+    ran: list[str] = []
+    prefetcher.schedule("busy", lambda: release.wait(5))
+    prefetcher.schedule("queued", lambda: ran.append("queued"))
+    prefetcher.wait("queued")  # returns at once: the caller renders the page itself
+    release.set()
+    prefetcher.wait("busy")
+    assert ran == []
+    prefetcher.close()
