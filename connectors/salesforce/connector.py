@@ -277,6 +277,7 @@ class SalesforceConnector:
                 )
                 return
             try:
+                # every phase yields at least one page, the last carrying the next phase
                 for page in self._phase(schema, checkpoint):
                     yield page
                     if page.checkpoint is not None:
@@ -290,7 +291,10 @@ class SalesforceConnector:
                 )
                 checkpoint = _strip_position(checkpoint)
                 continue
-            checkpoint = _next_phase(checkpoint)
+            if checkpoint["phase"] == phase:
+                raise MalformedResponseError(
+                    f"{schema.name}: the {phase} phase ended without a page", source=self.source
+                )
 
     def _new_pass(self, schema: ObjectSchema, state: StreamState) -> Json:
         upper = self._now()
@@ -347,6 +351,7 @@ class SalesforceConnector:
                 return
             yield from self._rest_pages(schema, checkpoint, statement, "records")
             return
+        calls = self.session.calls
         first = self._rest_query(schema.name, statement, include_deleted=True)
         if int(first.get("totalSize", 0)) > self.config.bulk_threshold:
             log.info(
@@ -357,7 +362,9 @@ class SalesforceConnector:
             )
             yield from self._bulk_start(schema, checkpoint, statement, "records", query_all=True)
             return
-        yield from self._rest_pages(schema, checkpoint, None, "records", first=first)
+        yield from self._rest_pages(
+            schema, checkpoint, None, "records", first=first, calls_before=calls
+        )
 
     def _count(self, schema: ObjectSchema, checkpoint: Json) -> int:
         if schema.cursor_field is None:
@@ -403,8 +410,9 @@ class SalesforceConnector:
         *,
         first: Json | None = None,
         ids_only: bool = False,
+        calls_before: int | None = None,
     ) -> Iterator[Page]:
-        calls = self.session.calls
+        calls = self.session.calls if calls_before is None else calls_before
         if first is not None:
             body = first
         elif statement is not None:
