@@ -205,13 +205,15 @@ class WarehouseConfig(Model):
 
     ``path`` is the file analysts open.  kamsync works on ``engine_path`` (by default a hidden
     file beside it) and publishes a consistent copy to ``path`` after each job, so a reader that
-    holds ``path`` open never blocks or breaks a run.
+    holds ``path`` open never blocks or breaks a run.  One job at a time holds the engine; another
+    waits up to ``lock_wait_seconds`` for it, then gives up with a message saying who holds it.
     """
 
     path: WarehouseFile = Path("kamsync.duckdb")
     engine_path: WarehouseFile | None = None
     memory_limit: str | None = None
     threads: PositiveInt | None = None
+    lock_wait_seconds: float = Field(default=60.0, ge=0)
 
     @property
     def work_path(self) -> Path:
@@ -481,7 +483,6 @@ class ScheduleConfig(Model):
     run: Cron | None = None
     timezone: str = "UTC"
     misfire_grace_seconds: PositiveInt = 300
-    lock_wait_seconds: float = Field(default=60.0, ge=0)
 
     @field_validator("timezone")
     @classmethod
