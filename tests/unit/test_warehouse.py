@@ -120,9 +120,12 @@ def test_second_job_waits_then_names_the_holder(tmp_path: Path) -> None:
     from config.errors import WarehouseBusyError
 
     patient = Warehouse(WarehouseConfig(path=tmp_path / "kamsync.duckdb", lock_wait_seconds=0))
-    with patient.locked("sync"), pytest.raises(WarehouseBusyError) as caught:
-        with patient.session(job="analyze"):
-            pass
+    with (
+        patient.locked("sync"),
+        pytest.raises(WarehouseBusyError) as caught,
+        patient.session(job="analyze"),
+    ):
+        pass
     message = str(caught.value)
     assert "is busy: kamsync sync (pid " in message
     assert "Waited 0s" in message
