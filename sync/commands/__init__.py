@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Protocol
 
-from sync.commands import config_cmd, sync_cmd
+from sync.commands import config_cmd, status_cmd, sync_cmd
 
 
 class CommandModule(Protocol):
@@ -14,4 +14,4 @@ class CommandModule(Protocol):
     def register(self, commands: argparse._SubParsersAction[Any]) -> None: ...
 
 
-COMMAND_MODULES: tuple[CommandModule, ...] = (config_cmd, sync_cmd)
+COMMAND_MODULES: tuple[CommandModule, ...] = (config_cmd, sync_cmd, status_cmd)
