@@ -8,13 +8,11 @@ runs for real against a DuckDB file.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from config.errors import ApiBudgetExceededError, MalformedResponseError
-from config.loader import parse_config
 from config.model import KamsyncConfig
 from connectors.base import ApiUsage, Column, ObjectSchema, Page, Records, StreamState
 from sync.engine import SyncEngine
@@ -104,22 +102,6 @@ def _pages(
         )  # type: ignore[arg-type]
     pages.append(Page(mode, "rest", cursor={"upper": "2026-01-02T00:00:00+00:00"}, done=True))  # type: ignore[arg-type]
     return pages
-
-
-@pytest.fixture
-def config(tmp_path: Path, secret_env: dict[str, str]) -> KamsyncConfig:
-    text = """
-[warehouse]
-path = "kamsync.duckdb"
-[[sources]]
-name = "sf"
-kind = "salesforce"
-instance_url = "https://sf.example.test"
-client_id_env = "SF_CLIENT_ID"
-client_secret_env = "SF_CLIENT_SECRET"
-objects = ["Account"]
-"""
-    return parse_config(text, "kamsync.toml", base_dir=tmp_path)
 
 
 def _sync(config: KamsyncConfig, connector: ScriptedConnector, full: bool = False) -> object:

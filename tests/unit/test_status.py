@@ -9,13 +9,13 @@ import pytest
 
 from config.errors import ApiBudgetExceededError
 from sync.cli import main
-from tests.unit.test_engine import ScriptedConnector, _pages, _row, _sync, config  # noqa: F401
+from tests.unit.test_engine import ScriptedConnector, _pages, _row, _sync
 
 
 def test_status_json_after_a_good_and_a_budget_stopped_run(
     config,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     _sync(config, ScriptedConnector([_pages([[_row(1), _row(2)], [_row(3)]])]))
     stop = ApiBudgetExceededError(
