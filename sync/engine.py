@@ -125,12 +125,14 @@ class SyncEngine:
         connector_factory: ConnectorFactory = default_connector,
         progress: Progress | None = None,
         objects: Callable[[SourceConfig], Sequence[str]] | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
         self.config = config
         self.con = con
         self.connector_factory = connector_factory
         self.progress = progress or NoProgress()
         self._objects = objects or _configured_objects
+        self.should_stop = should_stop
 
     def run(self, *, source: str | None = None, full: bool = False) -> SyncResult:
         """Sync one source or all; record the run; raise nothing for source failures."""
@@ -142,6 +144,9 @@ class SyncEngine:
         result = SyncResult(run_id, [])
         merged_any = False
         for config in chosen:
+            if self.should_stop():
+                result.sources.append(SourceResult(config.name, "stopped", _STOPPED))
+                continue
             outcome = self._sync_source(config, run_id, full)
             result.sources.append(outcome)
             merged_any = merged_any or outcome.status == "succeeded"
@@ -196,6 +201,9 @@ class SyncEngine:
             outcome.status = "budget_stopped"
             outcome.error = str(exc)
             log.warning("%s", exc)
+        except _StopRequested:
+            outcome.status = "stopped"
+            outcome.error = _STOPPED
         except KamsyncError as exc:
             outcome.status = "failed"
             outcome.error = str(exc)
@@ -254,7 +262,12 @@ class SyncEngine:
                 result.deleted += len(page.deleted_ids)
                 result.api_calls += page.api_calls
                 self.progress.page_landed(source, schema.name, page.record_count, page.api_calls)
+                if self.should_stop() and not page.done:
+                    raise _StopRequested
             status = "staged"
+        except _StopRequested:
+            status, error = "stopped", _STOPPED
+            raise
         except ApiBudgetExceededError as exc:
             status, error = "budget_stopped", str(exc)
             raise
@@ -353,6 +366,13 @@ class SyncEngine:
         log.info("%s: merged and rebuilt crm in %.1fs", config.name, time.monotonic() - started)
 
 
+_STOPPED = "stopped on request; the pages landed so far are saved and the next run continues"
+
+
+class _StopRequested(Exception):
+    """A stop was asked for; raised after a page is committed."""
+
+
 def _configured_objects(source: SourceConfig) -> Sequence[str]:
     if isinstance(source, SalesforceSource):
         return source.objects
@@ -363,7 +383,8 @@ def _run_status(result: SyncResult) -> tuple[str, str | None]:
     failures = [s for s in result.sources if s.status != "succeeded"]
     if not failures:
         return "succeeded", None
-    status = "budget_stopped" if all(s.status == "budget_stopped" for s in failures) else "failed"
+    kinds = {s.status for s in failures}
+    status = kinds.pop() if len(kinds) == 1 and kinds <= {"budget_stopped", "stopped"} else "failed"
     return status, "; ".join(f"{s.name}: {s.error}" for s in failures)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from rich.table import Table
 from config.errors import RunFailedError
 from sync.engine import SyncEngine, SyncResult
 from sync.progress import LogProgress, TerminalProgress
+from sync.signals import GracefulStop
 from sync.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -32,21 +34,29 @@ def run_sync(app: App) -> int:
     """Run a sync; exit 1 when any source failed or stopped at its API budget."""
     result = sync(app, source=app.args.source, full=app.args.full)
     print_summary(result, Console(file=sys.stdout))
+    if all(s.status in ("succeeded", "stopped") for s in result.sources):
+        return 0  # a requested stop is not a failure: state is saved
     if not result.ok:
         failed = [f"{s.name}: {s.error}" for s in result.sources if s.status != "succeeded"]
         raise RunFailedError("sync did not complete:\n  " + "\n  ".join(failed))
     return 0
 
 
-def sync(app: App, *, source: str | None, full: bool) -> SyncResult:
+def sync(
+    app: App, *, source: str | None, full: bool, stop: GracefulStop | None = None
+) -> SyncResult:
     """Run the sync engine against the warehouse, with progress fit for the terminal."""
     config = app.config
     warehouse = Warehouse(config.warehouse)
-    with warehouse.session() as con:
-        if sys.stderr.isatty():
-            with TerminalProgress() as progress:
-                return SyncEngine(config, con, progress=progress).run(source=source, full=full)
-        return SyncEngine(config, con, progress=LogProgress()).run(source=source, full=full)
+    with contextlib.ExitStack() as stack:
+        stop = stop or stack.enter_context(GracefulStop())
+        con = stack.enter_context(warehouse.session(job="sync"))
+        progress: TerminalProgress | LogProgress = (
+            stack.enter_context(TerminalProgress()) if sys.stderr.isatty() else LogProgress()
+        )
+        engine = SyncEngine(config, con, progress=progress, should_stop=lambda: stop.requested)
+        return engine.run(source=source, full=full)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def print_summary(result: SyncResult, console: Console) -> None:

@@ -246,3 +246,26 @@ def test_malformed_error_from_connector_fails_the_source_cleanly(config: Kamsync
     assert Warehouse(config.warehouse).read_published().execute(
         "select count(*) from crm.accounts"
     ).fetchall() == [(0,)]
+
+
+def test_stop_request_commits_the_current_page_and_the_next_run_continues(
+    config: KamsyncConfig,
+) -> None:
+    pages = _pages([[_row(1)], [_row(2)], [_row(3)]])
+    landed: list[int] = []
+    connector = ScriptedConnector([pages])
+
+    with Warehouse(config.warehouse).session() as con:
+        engine = SyncEngine(
+            config, con, connector_factory=lambda _: connector, should_stop=lambda: len(landed) >= 1
+        )
+        engine.progress.page_landed = lambda *args: landed.append(1)  # type: ignore[method-assign]
+        result = engine.run()
+
+    assert result.sources[0].status == "stopped"
+    assert landed == [1]
+    assert _raw(config) == []  # raw changes only when the source's extraction is merged
+    resumed = ScriptedConnector([pages])
+    assert _sync(config, resumed).ok  # type: ignore[attr-defined]
+    assert resumed.states[0].checkpoint == {"next": 1}
+    assert len(_raw(config)) == 3
