@@ -13,12 +13,21 @@ Every change gets the next value of a store-wide change sequence, so that
 All methods take the store lock; readers that scan take a snapshot (:meth:`Table.snapshot`) so a
 mutation in another thread never breaks an iteration.  Every write made through the API layers
 is also appended to :attr:`Store.write_log`, so tests can prove what was (and was not) written.
+
+Additions made with the world generator (backward compatible):
+
+* Dataverse stores stamp ``versionnumber`` with the change sequence on every insert, update and
+  load, as Dataverse's row version does.
+* :meth:`Store.load` bulk-loads generated records as they are (their own created/modified
+  stamps), giving each the next change sequence; it is what the generator uses instead of
+  thousands of :meth:`Store.insert` calls.
+* :meth:`Store.counts` gives live and deleted record counts per table.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -170,6 +179,10 @@ class Store:
         self.seq += 1
         return self.seq
 
+    def _version(self, record: dict[str, Any], seq: int) -> None:
+        if self.kind == "dynamics":
+            record["versionnumber"] = seq
+
     # ------------------------------------------------------------------ writes
 
     def insert(self, table: str, record: dict[str, Any], *, at: datetime | None = None) -> str:
@@ -186,7 +199,9 @@ class Store:
             if self.kind == "salesforce":
                 record.setdefault("IsDeleted", False)
             target.rows[key] = record
-            target.seqs[key] = self._next_seq()
+            seq = self._next_seq()
+            target.seqs[key] = seq
+            self._version(record, seq)
             return str(key)
 
     def update(
@@ -200,7 +215,9 @@ class Store:
             when = at or self.clock
             for name in self._stamp_fields():
                 record[name] = when
-            target.seqs[record_id] = self._next_seq()
+            seq = self._next_seq()
+            target.seqs[record_id] = seq
+            self._version(record, seq)
             return record
 
     def delete(self, table: str, record_id: str, *, hard: bool, at: datetime | None = None) -> None:
@@ -225,6 +242,26 @@ class Store:
                 target.seqs.pop(record_id, None)
             target.tombstones.append(Tombstone(record_id, seq, when, hard))
 
+    def load(self, table: str, records: Iterable[dict[str, Any]]) -> int:
+        """Bulk-add generated records as they are (stamps included); returns how many.
+
+        Each record gets the next change sequence (and, in Dataverse, that ``versionnumber``).
+        Nothing is written to the write log: loading is seeding, not an API write.
+        """
+        with self.lock:
+            target = self.table(table)
+            key = target.definition.key
+            batch = list(records)
+            ids = [record[key] for record in batch]
+            numbers = range(self.seq + 1, self.seq + 1 + len(batch))
+            target.rows.update(zip(ids, batch, strict=True))
+            target.seqs.update(zip(ids, numbers, strict=True))
+            if self.kind == "dynamics":
+                for record, number in zip(batch, numbers, strict=True):
+                    record["versionnumber"] = number
+            self.seq += len(batch)
+            return len(batch)
+
     def log_write(self, entry: WriteLogEntry) -> None:
         """Record a write received through an API."""
         with self.lock:
@@ -237,6 +274,20 @@ class Store:
         for record in self.table(table).snapshot():
             if not record.get("IsDeleted", False):
                 yield record
+
+    def counts(self) -> dict[str, tuple[int, int]]:
+        """``{table: (live, deleted)}``.
+
+        Deleted counts soft-deleted rows (Salesforce ``IsDeleted``) plus records that are gone and
+        left a tombstone (Salesforce purges, every Dataverse delete).
+        """
+        with self.lock:
+            result: dict[str, tuple[int, int]] = {}
+            for name, target in self.tables.items():
+                soft = sum(1 for record in target.rows.values() if record.get("IsDeleted", False))
+                gone = {t.id for t in target.tombstones if t.id not in target.rows}
+                result[name] = (len(target.rows) - soft, soft + len(gone))
+            return result
 
     def changed_since(self, table: str, seq: int) -> tuple[list[dict[str, Any]], list[Tombstone]]:
         """Records changed and tombstones written after change sequence ``seq``."""
