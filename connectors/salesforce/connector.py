@@ -60,6 +60,9 @@ from connectors.salesforce.schema import object_schema
 log = logging.getLogger(__name__)
 
 GET_DELETED_DAYS = 30
+# getDeleted wants its window longer than a minute; a shorter one is widened backwards, which
+# only re-reports deletions already applied
+GET_DELETED_MIN_WINDOW = timedelta(minutes=2)
 BULK_PAGE_RECORDS = 50_000
 BULK_POLL_MAX_SECONDS = 5.0
 _RESTARTABLE_CODES = frozenset({"INVALID_QUERY_LOCATOR", "NOT_FOUND", "INVALIDJOB"})
@@ -587,8 +590,8 @@ class SalesforceConnector:
 
     def _deleted(self, schema: ObjectSchema, checkpoint: Json) -> Page:
         calls = self.session.calls
-        start = _parse_iso(checkpoint["since"])
         end = _parse_iso(checkpoint["upper"])
+        start = min(_parse_iso(checkpoint["since"]), end - GET_DELETED_MIN_WINDOW)
         body = self._call(
             f"getDeleted {schema.name}",
             lambda: getattr(self.sf, schema.name).deleted(start, end),

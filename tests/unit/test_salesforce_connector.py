@@ -420,3 +420,18 @@ def test_large_delta_switches_to_bulk_and_polls_with_the_injected_sleep(
     )
     assert json.loads(responses.calls[3].request.body)["operation"] == "queryAll"
     assert sleeps == [0.5]
+
+
+@responses.activate
+def test_short_window_widens_get_deleted_backwards(connector: SalesforceConnector) -> None:
+    _token()
+    _describe()
+    responses.get(f"{API}/queryAll/", json={"totalSize": 0, "done": True, "records": []})
+    responses.get(f"{API}/sobjects/Account/deleted/", json={"deletedRecords": []})
+    [schema] = connector.discover(["Account"])
+
+    list(connector.read(schema, StreamState(cursor={"upper": "2026-07-01T11:59:30+00:00"})))
+
+    query = parse_qs(urlsplit(responses.calls[-1].request.url).query)
+    assert query["start"][0].startswith("2026-07-01T11:58:00")
+    assert query["end"][0].startswith("2026-07-01T12:00:00")
