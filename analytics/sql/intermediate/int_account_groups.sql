@@ -13,7 +13,7 @@ hierarchy as (
 
 accounts as (
 
-    select account_key, global_match_key from {{ ref('stg_accounts') }}
+    select account_id, account_key, global_match_key from {{ ref('stg_accounts') }}
 
 ),
 
@@ -35,6 +35,7 @@ trees as (
 final as (
 
     select
+        accounts.account_id,
         hierarchy.account_key,
         hierarchy.ultimate_parent_key,
         trees.group_match_key,
@@ -48,6 +49,7 @@ final as (
         end as group_type
     from hierarchy
     inner join trees on trees.ultimate_parent_key = hierarchy.ultimate_parent_key
+    inner join accounts on accounts.account_key = hierarchy.account_key
 
 )
 

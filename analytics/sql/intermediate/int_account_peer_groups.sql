@@ -6,7 +6,7 @@ with
 
 accounts as (
 
-    select account_key, industry, size_band from {{ ref('stg_accounts') }}
+    select account_id, industry, size_band from {{ ref('stg_accounts') }}
 
 ),
 
@@ -19,7 +19,7 @@ segments as (
 candidates as (
 
     select
-        accounts.account_key,
+        accounts.account_id,
         narrow.peer_group as narrow_group,
         narrow.peer_count as narrow_count,
         wide.peer_group as wide_group,
@@ -40,7 +40,7 @@ candidates as (
 chosen as (
 
     select
-        account_key,
+        account_id,
         case
             when narrow_count >= {{ var('peer_min') }} then narrow_group
             when wide_count >= {{ var('peer_min') }} then wide_group
@@ -53,7 +53,7 @@ chosen as (
 final as (
 
     select
-        chosen.account_key,
+        chosen.account_id,
         segments.peer_group,
         segments.peer_level,
         segments.peer_count,

@@ -5,7 +5,7 @@ with
 
 accounts as (
 
-    select account_key from {{ ref('stg_accounts') }}
+    select account_id, account_key from {{ ref('stg_accounts') }}
 
 ),
 
@@ -18,7 +18,7 @@ opportunities as (
 per_account as (
 
     select
-        account_key,
+        account_id,
         sum(opportunity_value) filter (where is_won_ttm) as revenue_ttm,
         sum(opportunity_value) filter (where is_won_prior_ttm) as revenue_prior_ttm,
         count(*) filter (where is_won_ttm) as won_count_ttm,
@@ -27,13 +27,14 @@ per_account as (
         sum(opportunity_value * probability) filter (where is_open) as open_pipeline_weighted,
         count(*) filter (where is_open) as open_opportunity_count
     from opportunities
-    group by account_key
+    group by account_id
 
 ),
 
 final as (
 
     select
+        accounts.account_id,
         accounts.account_key,
         coalesce(per_account.revenue_ttm, 0.0) as revenue_ttm,
         coalesce(per_account.revenue_prior_ttm, 0.0) as revenue_prior_ttm,
@@ -43,7 +44,7 @@ final as (
         coalesce(per_account.open_pipeline_weighted, 0.0) as open_pipeline_weighted,
         coalesce(per_account.open_opportunity_count, 0) as open_opportunity_count
     from accounts
-    left join per_account on per_account.account_key = accounts.account_key
+    left join per_account on per_account.account_id = accounts.account_id
 
 )
 

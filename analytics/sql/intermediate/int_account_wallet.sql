@@ -5,13 +5,13 @@ with
 
 accounts as (
 
-    select account_key, wallet_estimate_crm from {{ ref('stg_accounts') }}
+    select account_id, account_key, wallet_estimate_crm from {{ ref('stg_accounts') }}
 
 ),
 
 revenue as (
 
-    select account_key, revenue_ttm from {{ ref('int_account_revenue') }}
+    select account_id, revenue_ttm from {{ ref('int_account_revenue') }}
 
 ),
 
@@ -24,6 +24,7 @@ peers as (
 estimated as (
 
     select
+        accounts.account_id,
         accounts.account_key,
         revenue.revenue_ttm as our_revenue_ttm,
         accounts.wallet_estimate_crm,
@@ -37,14 +38,15 @@ estimated as (
         end as wallet_source,
         coalesce(accounts.wallet_estimate_crm, peers.spend_quantile, 0.0) as raw_wallet
     from accounts
-    inner join revenue on revenue.account_key = accounts.account_key
-    left join peers on peers.account_key = accounts.account_key
+    inner join revenue on revenue.account_id = accounts.account_id
+    left join peers on peers.account_id = accounts.account_id
 
 ),
 
 final as (
 
     select
+        account_id,
         account_key,
         our_revenue_ttm,
         greatest(raw_wallet, our_revenue_ttm) as wallet_estimate,

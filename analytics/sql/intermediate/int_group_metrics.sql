@@ -2,7 +2,7 @@
 -- members (revenue, wallet, headroom, the customer's own annual revenue), growth recomputed
 -- from the sums, product families owned anywhere in the group, and the CRM triage factors
 -- averaged over the members that have them. The group's name is that of its top-level account
--- with the largest TTM revenue under it.
+-- with the largest TTM revenue under it (on a tie, the one with the largest key).
 
 with
 
@@ -26,13 +26,13 @@ revenue as (
 
 wallet as (
 
-    select account_key, wallet_estimate, headroom from {{ ref('int_account_wallet') }}
+    select account_id, wallet_estimate, headroom from {{ ref('int_account_wallet') }}
 
 ),
 
 owned as (
 
-    select account_key, product_family from {{ ref('int_account_family_spend') }}
+    select account_id, family_id from {{ ref('int_account_family_spend') }}
     where is_owned
 
 ),
@@ -50,9 +50,9 @@ members as (
         wallet.wallet_estimate,
         wallet.headroom
     from accounts
-    inner join groups on groups.account_key = accounts.account_key
-    inner join revenue on revenue.account_key = accounts.account_key
-    inner join wallet on wallet.account_key = accounts.account_key
+    inner join groups on groups.account_id = accounts.account_id
+    inner join revenue on revenue.account_id = accounts.account_id
+    inner join wallet on wallet.account_id = accounts.account_id
 
 ),
 
@@ -69,11 +69,11 @@ trees as (
 
 names as (
 
+    -- the top-level account with the largest revenue under it (ties: the largest key)
     select
         trees.group_key,
-        first(
-            members.account_name order by trees.tree_revenue_ttm desc, trees.ultimate_parent_key
-        ) as group_name
+        arg_max(members.account_name, (trees.tree_revenue_ttm, trees.ultimate_parent_key))
+            as group_name
     from trees
     inner join members on members.account_key = trees.ultimate_parent_key
     group by trees.group_key
@@ -84,9 +84,9 @@ families as (
 
     select
         members.group_key,
-        count(distinct owned.product_family) as families_owned
+        count(distinct owned.family_id) as families_owned
     from owned
-    inner join members on members.account_key = owned.account_key
+    inner join members on members.account_id = owned.account_id
     group by members.group_key
 
 ),

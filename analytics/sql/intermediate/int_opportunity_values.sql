@@ -1,4 +1,5 @@
--- Each opportunity's value: its amount when set, else the sum of its lines, else zero.
+-- Each opportunity's value: its amount when set, else the sum of its lines, else zero. Only
+-- opportunities without an amount need their lines, so only those lines are summed.
 
 with
 
@@ -8,19 +9,22 @@ opportunities as (
 
 ),
 
-family_lines as (
+lines as (
 
-    select * from {{ ref('int_opportunity_family_lines') }}
+    select opportunity_key, line_amount from {{ ref('stg_opportunity_lines') }}
 
 ),
 
 line_totals as (
 
     select
-        opportunity_key,
-        sum(line_amount) as lines_amount
-    from family_lines
-    group by opportunity_key
+        lines.opportunity_key,
+        sum(lines.line_amount) as lines_amount
+    from lines
+    where lines.opportunity_key in (
+        select opportunity_key from opportunities where amount is null
+    )
+    group by lines.opportunity_key
 
 ),
 
@@ -28,7 +32,6 @@ final as (
 
     select
         opportunities.*,
-        line_totals.lines_amount,
         coalesce(opportunities.amount, line_totals.lines_amount, 0.0) as opportunity_value
     from opportunities
     left join line_totals on line_totals.opportunity_key = opportunities.opportunity_key

@@ -6,25 +6,25 @@ with
 
 accounts as (
 
-    select account_key, industry, size_band from {{ ref('stg_accounts') }}
+    select account_id, industry, size_band from {{ ref('stg_accounts') }}
 
 ),
 
 revenue as (
 
-    select account_key, revenue_ttm from {{ ref('int_account_revenue') }}
+    select account_id, revenue_ttm from {{ ref('int_account_revenue') }}
 
 ),
 
 customers as (
 
     select
-        accounts.account_key,
+        accounts.account_id,
         accounts.industry,
         accounts.size_band,
         revenue.revenue_ttm
     from accounts
-    inner join revenue on revenue.account_key = accounts.account_key
+    inner join revenue on revenue.account_id = accounts.account_id
     where revenue.revenue_ttm > 0
 
 ),

@@ -51,8 +51,7 @@ top_gaps as (
         max(product_family) filter (where gap_rank = 2) as whitespace_2_family,
         max(expected_value) filter (where gap_rank = 2) as whitespace_2_value,
         max(product_family) filter (where gap_rank = 3) as whitespace_3_family,
-        max(expected_value) filter (where gap_rank = 3) as whitespace_3_value,
-        string_agg(product_family, ', ' order by gap_rank) as focus_product_families
+        max(expected_value) filter (where gap_rank = 3) as whitespace_3_value
     from {{ ref('whitespace') }}
     where status = 'gap' and gap_rank <= 3 and expected_value > 0
     group by account_key
@@ -115,7 +114,15 @@ final as (
             as gap_to_target,
         calls.target_per_month as recommended_calls_per_month,
         calls.next_due_date as next_call_due_date,
-        top_gaps.focus_product_families,
+        nullif(
+            concat_ws(
+                ', ',
+                top_gaps.whitespace_1_family,
+                top_gaps.whitespace_2_family,
+                top_gaps.whitespace_3_family
+            ),
+            ''
+        ) as focus_product_families,
         {{ var('as_of_date') }}
         + case
             when health.health_band = 'red'

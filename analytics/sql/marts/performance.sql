@@ -8,14 +8,14 @@ with
 
 opportunities as (
 
-    select account_key, opportunity_value, probability, is_won, is_open, close_date
+    select account_id, opportunity_value, probability, is_won, is_open, close_date
     from {{ ref('int_opportunity_values') }}
 
 ),
 
 accounts as (
 
-    select account_key, territory, region, country from {{ ref('stg_accounts') }}
+    select account_id, account_key, territory, region, country from {{ ref('stg_accounts') }}
 
 ),
 
@@ -26,16 +26,10 @@ targets as (
 
 ),
 
-grains as (
-
-    select unnest(['week', 'month', 'quarter', 'year']) as period_grain
-
-),
-
 events as (
 
     select
-        account_key,
+        account_id,
         close_date as event_date,
         opportunity_value as actual,
         0.0 as forecast
@@ -47,7 +41,7 @@ events as (
     union all
 
     select
-        account_key,
+        account_id,
         greatest(coalesce(close_date, {{ var('as_of_date') }}), {{ var('as_of_date') }})
             as event_date,
         0.0 as actual,
@@ -59,46 +53,111 @@ events as (
 
 ),
 
-account_periods as (
+account_weeks as (
 
     select
-        events.account_key,
-        grains.period_grain,
-        cast(date_trunc(grains.period_grain, events.event_date) as date) as period_start,
-        sum(events.actual) as actual,
-        sum(events.forecast) as forecast
+        account_id,
+        'week' as period_grain,
+        cast(date_trunc('week', event_date) as date) as period_start,
+        sum(actual) as actual,
+        sum(forecast) as forecast
     from events
-    cross join grains
-    group by events.account_key, grains.period_grain, period_start
+    group by account_id, period_start
+
+),
+
+account_months as (
+
+    select
+        account_id,
+        'month' as period_grain,
+        cast(date_trunc('month', event_date) as date) as period_start,
+        sum(actual) as actual,
+        sum(forecast) as forecast
+    from events
+    group by account_id, period_start
+
+),
+
+account_quarters as (
+
+    -- months nest in quarters and quarters in years, so each rolls up from the one below
+    select
+        account_id,
+        'quarter' as period_grain,
+        cast(date_trunc('quarter', period_start) as date) as period_start,
+        sum(actual) as actual,
+        sum(forecast) as forecast
+    from account_months
+    group by account_id, cast(date_trunc('quarter', period_start) as date)
+
+),
+
+account_years as (
+
+    select
+        account_id,
+        'year' as period_grain,
+        cast(date_trunc('year', period_start) as date) as period_start,
+        sum(actual) as actual,
+        sum(forecast) as forecast
+    from account_quarters
+    group by account_id, cast(date_trunc('year', period_start) as date)
+
+),
+
+account_periods as (
+
+    select * from account_weeks
+    union all
+    select * from account_months
+    union all
+    select * from account_quarters
+    union all
+    select * from account_years
+
+),
+
+upper_levels as (
+
+    select
+        case
+            when grouping(accounts.territory) = 0 then 'territory'
+            when grouping(accounts.region) = 0 then 'region'
+            when grouping(accounts.country) = 0 then 'national'
+            else 'global'
+        end as entity_level,
+        coalesce(accounts.territory, accounts.region, accounts.country, 'global') as entity_key,
+        account_periods.period_grain,
+        account_periods.period_start,
+        sum(account_periods.actual) as actual,
+        sum(account_periods.forecast) as forecast
+    from account_periods
+    inner join accounts on accounts.account_id = account_periods.account_id
+    group by grouping sets (
+        (accounts.territory, account_periods.period_grain, account_periods.period_start),
+        (accounts.region, account_periods.period_grain, account_periods.period_start),
+        (accounts.country, account_periods.period_grain, account_periods.period_start),
+        (account_periods.period_grain, account_periods.period_start)
+    )
 
 ),
 
 leveled as (
 
     select
-        case
-            when grouping(accounts.account_key) = 0 then 'account'
-            when grouping(accounts.territory) = 0 then 'territory'
-            when grouping(accounts.region) = 0 then 'region'
-            when grouping(accounts.country) = 0 then 'national'
-            else 'global'
-        end as entity_level,
-        coalesce(
-            accounts.account_key, accounts.territory, accounts.region, accounts.country, 'global'
-        ) as entity_key,
+        'account' as entity_level,
+        accounts.account_key as entity_key,
         account_periods.period_grain,
         account_periods.period_start,
-        sum(account_periods.actual) as actual,
-        sum(account_periods.forecast) as forecast
+        account_periods.actual,
+        account_periods.forecast
     from account_periods
-    inner join accounts on accounts.account_key = account_periods.account_key
-    group by grouping sets (
-        (accounts.account_key, account_periods.period_grain, account_periods.period_start),
-        (accounts.territory, account_periods.period_grain, account_periods.period_start),
-        (accounts.region, account_periods.period_grain, account_periods.period_start),
-        (accounts.country, account_periods.period_grain, account_periods.period_start),
-        (account_periods.period_grain, account_periods.period_start)
-    )
+    inner join accounts on accounts.account_id = account_periods.account_id
+
+    union all
+
+    select * from upper_levels
 
 ),
 

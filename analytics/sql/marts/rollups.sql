@@ -7,7 +7,7 @@ with
 
 accounts as (
 
-    select account_key, territory, region, country from {{ ref('stg_accounts') }}
+    select account_id, account_key, territory, region, country from {{ ref('stg_accounts') }}
 
 ),
 
@@ -19,14 +19,17 @@ revenue as (
 
 wallet as (
 
-    select account_key, wallet_estimate, headroom from {{ ref('int_account_wallet') }}
+    select account_id, wallet_estimate, headroom from {{ ref('int_account_wallet') }}
 
 ),
 
 leaves as (
 
     select
-        accounts.*,
+        accounts.account_key,
+        accounts.territory,
+        accounts.region,
+        accounts.country,
         revenue.revenue_ttm,
         revenue.revenue_prior_ttm,
         revenue.won_count_ttm,
@@ -36,8 +39,8 @@ leaves as (
         wallet.wallet_estimate,
         wallet.headroom
     from accounts
-    inner join revenue on revenue.account_key = accounts.account_key
-    inner join wallet on wallet.account_key = accounts.account_key
+    inner join revenue on revenue.account_id = accounts.account_id
+    inner join wallet on wallet.account_id = accounts.account_id
 
 ),
 

@@ -1,6 +1,6 @@
--- Opportunities of known accounts with the flags of the analysis windows. Negative amounts count
--- as zero; a NULL amount stays NULL here (its lines give the value, see
--- int_opportunity_values). Probability is clamped to 0-1.
+-- Opportunities of known accounts (by the accounts' run-only account_id) with the flags of the
+-- analysis windows. Negative amounts count as zero; a NULL amount stays NULL here (its lines
+-- give the value, see int_opportunity_values). Probability is clamped to 0-1.
 
 with
 
@@ -10,11 +10,17 @@ opportunities as (
 
 ),
 
+accounts as (
+
+    select account_id, account_key from {{ ref('stg_accounts') }}
+
+),
+
 final as (
 
     select
-        opportunity_key,
-        account_key,
+        opportunities.opportunity_key,
+        accounts.account_id,
         case when amount < 0 then 0.0 else cast(amount as double) end as amount,
         least(greatest(coalesce(probability, 0.0), 0.0), 1.0) as probability,
         is_closed,
@@ -38,7 +44,7 @@ final as (
         ) as is_lost_ttm,
         not is_closed as is_open
     from opportunities
-    where account_key is not null
+    inner join accounts on accounts.account_key = opportunities.account_key
 
 )
 

@@ -1,6 +1,7 @@
 -- materialized: view
 -- Opportunity lines with their product family and value: the line total, else quantity times
--- unit price, else zero; negative values count as zero.
+-- unit price, else zero; negative values count as zero. family_id is NULL for a product
+-- without family.
 
 with
 
@@ -16,12 +17,28 @@ products as (
 
 ),
 
+families as (
+
+    select * from {{ ref('stg_product_families') }}
+
+),
+
+product_families as (
+
+    select
+        products.product_key,
+        families.family_id
+    from products
+    inner join families on families.product_family = products.product_family
+
+),
+
 final as (
 
     select
         lines.line_key,
         lines.opportunity_key,
-        products.product_family,
+        product_families.family_id,
         greatest(
             coalesce(
                 cast(lines.total_price as double),
@@ -31,7 +48,7 @@ final as (
             0.0
         ) as line_amount
     from lines
-    left join products on products.product_key = lines.product_key
+    left join product_families on product_families.product_key = lines.product_key
 
 )
 

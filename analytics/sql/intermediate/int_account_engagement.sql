@@ -1,5 +1,5 @@
--- The one pass over activities: per account and contact (contact_key NULL for activities with
--- nobody named), the latest contact and touch, and counts in the engagement windows.
+-- The one full pass over activities, per account: the latest contact and touch, contacts in the
+-- engagement window and the one before it, and touches in the call windows.
 
 with
 
@@ -13,7 +13,6 @@ final as (
 
     select
         account_key,
-        contact_key,
         max(activity_date) filter (where is_contact) as last_contact_date,
         max(activity_date) filter (where is_touch) as last_touch_date,
         count(*) filter (
@@ -30,12 +29,9 @@ final as (
         ) as touches_last_30d,
         count(*) filter (
             where is_touch and activity_date >= {{ var('engagement_start_date') }}
-        ) as touches_engagement,
-        coalesce(
-            bool_or(is_contact and activity_date >= {{ var('relationship_start_date') }}), false
-        ) as is_engaged_relationship
+        ) as touches_engagement
     from activities
-    group by account_key, contact_key
+    group by account_key
 
 )
 
