@@ -38,7 +38,7 @@ measured as (
         end as touches_in_window,
         case
             when targets.target_per_month > 0
-                then cast(ceil(30 / targets.target_per_month) as integer)
+                then cast(ceil(round(30 / targets.target_per_month, 9)) as integer)
         end as touch_interval_days
     from activity
     inner join tiers on tiers.account_key = activity.account_key
