@@ -43,10 +43,13 @@ def analyze_job(config: KamsyncConfig, progress: ProgressCallback | None = None)
 def analyze(app: App) -> int:
     """Handler of ``kamsync analyze``: exit 0, or raise (1: run failed, 2: bad configuration)."""
     config = app.config
-    out = Console()
-    with Warehouse(config.warehouse).session() as con:
-        result = run_analysis(con, config.analytics, progress=_progress(Console(stderr=True)))
+    result = analyze_job(config, progress=_progress(Console(stderr=True)))
+    con = Warehouse(config.warehouse).read_published()
+    try:
         summary = summarize(con, result)
+    finally:
+        con.close()
+    out = Console()
     render(summary, out)
     out.print(f"warehouse: {config.warehouse.path}")
     return 0

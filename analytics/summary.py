@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import duckdb
-from rich.console import Console, Group
+from rich.console import Console, Group, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -98,11 +98,10 @@ def summarize(con: duckdb.DuckDBPyConnection, result: AnalysisResult) -> Summary
 
 
 def _tier_table(summary: Summary) -> Table:
-    table = Table(title="Accounts by tier and health band", title_justify="left")
-    table.add_column("tier")
-    for band in BANDS:
-        table.add_column(band, justify="right")
-    table.add_column("total", justify="right")
+    table = _table(
+        "Accounts by tier and health band",
+        (("tier", "left"), *((band, "right") for band in BANDS), ("total", "right")),
+    )
     tiers = [t for t in TIER_ORDER if t in summary.tier_bands]
     for tier in tiers:
         counts = summary.tier_bands[tier]
@@ -114,15 +113,19 @@ def _tier_table(summary: Summary) -> Table:
     return table
 
 
+def _table(title: str, columns: tuple[tuple[str, JustifyMethod], ...]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for name, justify in columns:
+        table.add_column(name, justify=justify)
+    return table
+
+
 def _whitespace_table(summary: Summary) -> Table:
-    table = Table(title="Biggest whitespace (gaps by expected value)", title_justify="left")
-    for name, justify in (
-        ("account", "left"),
-        ("product family", "left"),
-        ("expected value", "right"),
-        ("peer adoption", "right"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table = _table(
+        "Biggest whitespace (gaps by expected value)",
+        (("account", "left"), ("product family", "left"), ("expected value", "right"),
+         ("peer adoption", "right")),
+    )  # fmt: skip
     for gap in summary.whitespace:
         table.add_row(
             f"{gap.account_name} ({gap.account_key})",
@@ -134,14 +137,11 @@ def _whitespace_table(summary: Summary) -> Table:
 
 
 def _overdue_table(summary: Summary) -> Table:
-    table = Table(title="Most overdue key accounts", title_justify="left")
-    for name, justify in (
-        ("account", "left"),
-        ("last touch", "left"),
-        ("days overdue", "right"),
-        ("health", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table = _table(
+        "Most overdue key accounts",
+        (("account", "left"), ("last touch", "left"), ("days overdue", "right"),
+         ("health", "left")),
+    )  # fmt: skip
     for row in summary.overdue:
         table.add_row(
             f"{row.account_name} ({row.account_key})",
