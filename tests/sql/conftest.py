@@ -61,6 +61,29 @@ class World:
             f"insert into crm.{table} ({columns}) values ({marks})", list(row.values())
         ).fetchall()
 
+    def opportunity(
+        self,
+        key: str,
+        account: str,
+        amount: float | None,
+        close_date: str,
+        *,
+        state: str = "won",
+        probability: float = 0.5,
+    ) -> None:
+        """Add an opportunity that is ``won``, ``lost`` or ``open``."""
+        assert state in ("won", "lost", "open"), state
+        self.add(
+            "opportunities",
+            opportunity_key=key,
+            account_key=account,
+            amount=amount,
+            is_closed=state != "open",
+            is_won=state == "won",
+            close_date=close_date,
+            probability=probability,
+        )
+
     def analyze(
         self,
         settings: Mapping[str, Any] | None = None,

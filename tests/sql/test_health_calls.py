@@ -51,28 +51,6 @@ def _activity(
     )
 
 
-def _opportunity(
-    world: World,
-    key: str,
-    account: str,
-    amount: float,
-    day: str,
-    *,
-    won: bool = True,
-    closed: bool = True,
-) -> None:
-    world.add(
-        "opportunities",
-        opportunity_key=key,
-        account_key=account,
-        amount=amount,
-        is_closed=closed,
-        is_won=won,
-        close_date=day,
-        probability=0.5,
-    )
-
-
 def _health_world(world: World) -> None:
     # h1: an active key account
     world.add("accounts", account_key="sf:h1", **FACTORS_HIGH)
@@ -106,10 +84,10 @@ def _health_world(world: World) -> None:
         _activity(world, f"sf:{key}", "sf:h1", kind, day, f"sf:{contact}" if contact else None)
     _activity(world, "sf:t10", "sf:h1", "call", "2025-06-29", "sf:k6", done=False)
     _activity(world, "sf:t11", "sf:h1", "call", "2025-07-05", "sf:k6")  # after the as-of date
-    _opportunity(world, "sf:o1", "sf:h1", 10000, "2025-03-01")
-    _opportunity(world, "sf:o2", "sf:h1", 8000, "2024-03-01")
-    _opportunity(world, "sf:o3", "sf:h1", 700, "2025-02-01", won=False)
-    _opportunity(world, "sf:o4", "sf:h1", 3000, "2025-09-30", won=False, closed=False)
+    world.opportunity("sf:o1", "sf:h1", 10000, "2025-03-01")
+    world.opportunity("sf:o2", "sf:h1", 8000, "2024-03-01")
+    world.opportunity("sf:o3", "sf:h1", 700, "2025-02-01", state="lost")
+    world.opportunity("sf:o4", "sf:h1", 3000, "2025-09-30", state="open")
     # h2: neglected, maintain
     world.add("accounts", account_key="sf:h2", **FACTORS_HIGH)
     for contact in ("d1", "d2", "d3", "d4"):
@@ -124,8 +102,8 @@ def _health_world(world: World) -> None:
     _activity(world, "sf:u1", "sf:h2", "call", "2025-03-28", "sf:d1")
     _activity(world, "sf:u2", "sf:h2", "meeting", "2025-02-15", "sf:d1")
     _activity(world, "sf:u3", "sf:h2", "email", "2025-01-10", "sf:d5")
-    _opportunity(world, "sf:o5", "sf:h2", 2000, "2024-09-01")
-    _opportunity(world, "sf:o6", "sf:h2", 4000, "2024-01-01")
+    world.opportunity("sf:o5", "sf:h2", 2000, "2024-09-01")
+    world.opportunity("sf:o6", "sf:h2", 4000, "2024-01-01")
     # h3: nothing at all, non-key
     world.add("accounts", account_key="sf:h3", **FACTORS_LOW)
 
@@ -364,7 +342,7 @@ def test_call_frequency_against_tier_targets(world: World) -> None:
 
 def test_a_key_account_never_touched_is_due_now_and_overdue(world: World) -> None:
     world.add("accounts", account_key="sf:k", **FACTORS_HIGH)
-    _opportunity(world, "sf:o", "sf:k", 5000, "2025-05-01")
+    world.opportunity("sf:o", "sf:k", 5000, "2025-05-01")
     world.analyze(SETTINGS)
 
     assert world.rows(

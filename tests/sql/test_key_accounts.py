@@ -16,18 +16,6 @@ SETTINGS = {
 }
 
 
-def _won(world: World, key: str, account: str, amount: float, closed: str) -> None:
-    world.add(
-        "opportunities",
-        opportunity_key=key,
-        account_key=account,
-        amount=amount,
-        is_closed=True,
-        is_won=True,
-        close_date=closed,
-    )
-
-
 def _factors(*scores: float | None) -> dict[str, Any]:
     names = (
         "market_position",
@@ -103,17 +91,17 @@ def _tier_world(world: World) -> None:
         annual_revenue=4e6,
         wallet_estimate_crm=100,
     )
-    _won(world, "sf:oa1", "sf:a1", 5000, "2025-03-01")
-    _won(world, "sf:oa1p", "sf:a1", 5000, "2024-03-01")
-    _won(world, "sf:oa2", "sf:a2", 1000, "2025-05-01")
-    _won(world, "sf:ob1", "sf:b1", 2000, "2025-01-15")
-    _won(world, "sf:ob1p", "sf:b1", 2000, "2024-01-15")
-    _won(world, "sf:oc1", "sf:c1", 1200, "2024-12-01")
-    _won(world, "sf:oc1p", "sf:c1", 1000, "2023-12-01")
-    _won(world, "sf:od1", "sf:d1", 500, "2025-02-01")
-    _won(world, "sf:od1p", "sf:d1", 600, "2024-02-01")
-    _won(world, "sf:oe1", "sf:e1", 300, "2025-04-01")
-    _won(world, "sf:oe1p", "sf:e1", 300, "2024-04-01")
+    world.opportunity("sf:oa1", "sf:a1", 5000, "2025-03-01")
+    world.opportunity("sf:oa1p", "sf:a1", 5000, "2024-03-01")
+    world.opportunity("sf:oa2", "sf:a2", 1000, "2025-05-01")
+    world.opportunity("sf:ob1", "sf:b1", 2000, "2025-01-15")
+    world.opportunity("sf:ob1p", "sf:b1", 2000, "2024-01-15")
+    world.opportunity("sf:oc1", "sf:c1", 1200, "2024-12-01")
+    world.opportunity("sf:oc1p", "sf:c1", 1000, "2023-12-01")
+    world.opportunity("sf:od1", "sf:d1", 500, "2025-02-01")
+    world.opportunity("sf:od1p", "sf:d1", 600, "2024-02-01")
+    world.opportunity("sf:oe1", "sf:e1", 300, "2025-04-01")
+    world.opportunity("sf:oe1p", "sf:e1", 300, "2024-04-01")
     world.add(
         "opportunity_lines",
         line_key="sf:le1",

@@ -20,38 +20,16 @@ national,FR,quarter,2025-07-01,100
 """
 
 
-def _opportunity(
-    world: World,
-    key: str,
-    account: str,
-    amount: float,
-    day: str,
-    *,
-    won: bool = True,
-    probability: float = 1.0,
-) -> None:
-    world.add(
-        "opportunities",
-        opportunity_key=key,
-        account_key=account,
-        amount=amount,
-        is_closed=won,
-        is_won=won,
-        close_date=day,
-        probability=probability,
-    )
-
-
 def _performance_world(world: World) -> None:
     world.add("accounts", account_key="sf:p1", country="DE", region="EMEA", territory="T1")
     world.add("accounts", account_key="sf:p2", country="FR", region="EMEA", territory="T2")
-    _opportunity(world, "sf:o1", "sf:p1", 100, "2025-06-30")  # won on the as-of date
-    _opportunity(world, "sf:o2", "sf:p1", 50, "2025-05-05")
-    _opportunity(world, "sf:o3", "sf:p1", 200, "2025-07-10", won=False, probability=0.5)
+    world.opportunity("sf:o1", "sf:p1", 100, "2025-06-30")  # won on the as-of date
+    world.opportunity("sf:o2", "sf:p1", 50, "2025-05-05")
+    world.opportunity("sf:o3", "sf:p1", 200, "2025-07-10", state="open", probability=0.5)
     # open but past its close date: forecast in the period of the as-of date
-    _opportunity(world, "sf:o4", "sf:p1", 40, "2025-06-01", won=False, probability=0.25)
-    _opportunity(world, "sf:o5", "sf:p2", 300, "2025-04-01")
-    _opportunity(world, "sf:o6", "sf:p2", 1000, "2023-12-31")  # before the periods shown
+    world.opportunity("sf:o4", "sf:p1", 40, "2025-06-01", state="open", probability=0.25)
+    world.opportunity("sf:o5", "sf:p2", 300, "2025-04-01")
+    world.opportunity("sf:o6", "sf:p2", 1000, "2023-12-31")  # before the periods shown
 
 
 def _with_targets(tmp_path: Path, text: str = TARGETS) -> dict[str, Any]:

@@ -9,27 +9,6 @@ from tests.sql.conftest import World, approx_rows
 SETTINGS = {"peer_min": 3}  # peer groups need 3 customers, so a small world backs off
 
 
-def _opportunity(
-    world: World,
-    key: str,
-    account: str,
-    amount: float | None,
-    *,
-    won: bool = True,
-    closed: str = "2025-03-01",
-) -> None:
-    world.add(
-        "opportunities",
-        opportunity_key=key,
-        account_key=account,
-        amount=amount,
-        is_closed=won,
-        is_won=won,
-        close_date=closed,
-        probability=0.5,
-    )
-
-
 def _line(world: World, key: str, opportunity: str, product: str, **price: Any) -> None:
     world.add(
         "opportunity_lines", line_key=key, opportunity_key=opportunity, product_key=product, **price
@@ -57,28 +36,28 @@ def _peer_world(world: World) -> None:
     world.add("accounts", account_key="sf:m2", industry="Mining", employees=100)
     world.add("accounts", account_key="sf:n1", employees=100)
     # r1: 100 on F1; a zero-amount win with a zero line on F3 (owned, spend 0); F2 in pipeline
-    _opportunity(world, "sf:o1", "sf:r1", 100)
+    world.opportunity("sf:o1", "sf:r1", 100, "2025-03-01")
     _line(world, "sf:l1", "sf:o1", "sf:p1", total_price=100)
-    _opportunity(world, "sf:o2", "sf:r1", 0)
+    world.opportunity("sf:o2", "sf:r1", 0, "2025-03-01")
     _line(world, "sf:l2", "sf:o2", "sf:p3", total_price=0)
-    _opportunity(world, "sf:o3", "sf:r1", 80, won=False, closed="2025-09-01")
+    world.opportunity("sf:o3", "sf:r1", 80, "2025-09-01", state="open")
     _line(world, "sf:l3", "sf:o3", "sf:p2", total_price=80)
     # r2: no amount, so the lines make the value: 150 on F1 + 50 on F2 = 200
-    _opportunity(world, "sf:o4", "sf:r2", None)
+    world.opportunity("sf:o4", "sf:r2", None, "2025-03-01")
     _line(world, "sf:l4", "sf:o4", "sf:p1", total_price=150)
     _line(world, "sf:l5", "sf:o4", "sf:p2", total_price=50)
     # r3: 400 on F1, the line priced by quantity x unit price only
-    _opportunity(world, "sf:o5", "sf:r3", 400)
+    world.opportunity("sf:o5", "sf:r3", 400, "2025-03-01")
     _line(world, "sf:l6", "sf:o5", "sf:p1", quantity=4, unit_price=100)
     # r4: a win without amount or lines is worth nothing; r6: a negative amount counts as 0
-    _opportunity(world, "sf:o6", "sf:r4", None)
-    _opportunity(world, "sf:o7", "sf:r6", -50)
-    _opportunity(world, "sf:o8", "sf:r5", 1000)
+    world.opportunity("sf:o6", "sf:r4", None, "2025-03-01")
+    world.opportunity("sf:o7", "sf:r6", -50, "2025-03-01")
+    world.opportunity("sf:o8", "sf:r5", 1000, "2025-03-01")
     _line(world, "sf:l7", "sf:o8", "sf:p2", total_price=1000)
-    _opportunity(world, "sf:o9", "sf:m1", 50)
+    world.opportunity("sf:o9", "sf:m1", 50, "2025-03-01")
     _line(world, "sf:l8", "sf:o9", "sf:p3", total_price=50)
     # won before the TTM window: neither revenue nor ownership
-    _opportunity(world, "sf:o10", "sf:r4", 999, closed="2024-06-30")
+    world.opportunity("sf:o10", "sf:r4", 999, "2024-06-30")
     _line(world, "sf:l9", "sf:o10", "sf:p1", total_price=999)
 
 
