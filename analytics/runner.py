@@ -84,6 +84,9 @@ def run_analysis(
     except duckdb.Error as exc:
         _record_end(con, run, "failed", 0, str(exc))
         raise RunFailedError(f"analyze failed: {exc}") from exc
+    except BaseException as exc:  # interrupted, or a bug: the run is over either way
+        _record_end(con, run, "failed", 0, repr(exc))
+        raise
     _record_end(con, run, "succeeded", result.rows_written, None)
     return result
 
@@ -120,7 +123,7 @@ def _build(
                 apply_comments(con, MART_SCHEMA, model.name, docs.get(model.name))
                 mart_rows[model.name] = _rows(con, model, run)
             seconds[model.name] = time.perf_counter() - started
-            log.info("analyze: built %s in %.2fs", model.name, seconds[model.name])
+            log.debug("analyze: built %s in %.2fs", model.name, seconds[model.name])
             if progress is not None:
                 progress(position, len(ordered), model, seconds[model.name])
         con.commit()
