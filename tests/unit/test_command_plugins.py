@@ -53,3 +53,11 @@ def test_plugins_load_after_the_built_in_commands_and_broken_ones_are_skipped(
     assert modules == (*sync.commands.COMMAND_MODULES, good)
     assert "command 'broken' could not be loaded" in caplog.text
     assert "command 'empty' (kamsync_test_empty) has no register() function" in caplog.text
+
+
+def test_the_analyze_job_is_declared_for_the_scheduler() -> None:
+    from importlib.metadata import entry_points
+
+    jobs = {ep.name: ep for ep in entry_points(group="kamsync.jobs")}
+
+    assert callable(jobs["analyze"].load())
