@@ -11,7 +11,8 @@ and which exit code the CLI maps it to.
     ├── ConfigError                     exit 2: the file, the key and what is wrong
     ├── UsageError                      exit 2: bad command-line arguments
     ├── WarehouseError                  the DuckDB file cannot be used
-    │   └── SchemaVersionError          the file was written by a newer kamsync
+    │   ├── SchemaVersionError          the file was written by a newer kamsync
+    │   └── WarehouseBusyError          another kamsync job holds the warehouse
     ├── CrmError                        a CRM could not be reached or said no
     │   ├── TransientError              retried by the session policy, then raised
     │   │   ├── RateLimitedError        HTTP 429 / service protection, carries retry_after
@@ -81,6 +82,10 @@ class WarehouseError(KamsyncError):
 
 class SchemaVersionError(WarehouseError):
     """The warehouse file was written by a newer kamsync than this one."""
+
+
+class WarehouseBusyError(WarehouseError):
+    """Another kamsync job held the warehouse for longer than this one would wait."""
 
 
 class CrmError(KamsyncError):

@@ -205,13 +205,15 @@ class WarehouseConfig(Model):
 
     ``path`` is the file analysts open.  kamsync works on ``engine_path`` (by default a hidden
     file beside it) and publishes a consistent copy to ``path`` after each job, so a reader that
-    holds ``path`` open never blocks or breaks a run.
+    holds ``path`` open never blocks or breaks a run.  One job at a time holds the engine; another
+    waits up to ``lock_wait_seconds`` for it, then gives up with a message saying who holds it.
     """
 
     path: WarehouseFile = Path("kamsync.duckdb")
     engine_path: WarehouseFile | None = None
     memory_limit: str | None = None
     threads: PositiveInt | None = None
+    lock_wait_seconds: float = Field(default=60.0, ge=0)
 
     @property
     def work_path(self) -> Path:
@@ -385,12 +387,28 @@ class HealthWeights(Model):
 
 
 class HealthSettings(Model):
-    """Account health: bands, relationship targets and component weights."""
+    """Account health: bands, how each component is scored, and the component weights.
+
+    Each component scores 0-100.  ``recency_full_days``: a contact this recent scores 100, and
+    the score falls linearly to 0 at ``engagement_days``.  ``contacts_target_min`` /
+    ``contacts_target_max``: contacts engaged in the relationship window that score full breadth
+    (the maximum for key accounts, the minimum for the others); ``decision_maker_weight`` is the
+    share of the breadth score that comes from decision-maker coverage.  Pipeline coverage (open
+    pipeline / TTM revenue) and win rate score 100 at their targets.  A component that cannot be
+    measured (no closed opportunity, no revenue in either year) scores ``neutral_score``.  The
+    explanation names up to ``explanation_drags`` components that cost the most points.
+    """
 
     green: float = Field(default=70.0, ge=0, le=100)
     amber: float = Field(default=40.0, ge=0, le=100)
     contacts_target_min: PositiveInt = 3
     contacts_target_max: PositiveInt = 5
+    decision_maker_weight: Fraction = 0.5
+    recency_full_days: Annotated[int, Field(ge=0)] = 14
+    pipeline_coverage_target: float = Field(default=0.5, gt=0)
+    win_rate_target: float = Field(default=0.5, gt=0, le=1)
+    neutral_score: float = Field(default=50.0, ge=0, le=100)
+    explanation_drags: int = Field(default=2, ge=1, le=6)
     weights: HealthWeights = HealthWeights()
 
     @model_validator(mode="after")
@@ -409,6 +427,19 @@ class CallTargets(Model):
     growth: float = Field(default=2.0, ge=0)
     maintain: float = Field(default=1.0 / 3.0, ge=0)
     non_key: float = Field(default=0.0, ge=0)
+
+
+class ReviewDays(Model):
+    """Days from the as-of date to an account's next plan review, by tier; red health overrides."""
+
+    key: PositiveInt = 30
+    growth: PositiveInt = 90
+    maintain: PositiveInt = 180
+    non_key: PositiveInt = 365
+    red: PositiveInt = 14  # a red account is reviewed within this many days whatever its tier
+
+
+PlanPeriod = Literal["month", "quarter", "year"]
 
 
 class AnalyticsConfig(Model):
@@ -430,6 +461,17 @@ class AnalyticsConfig(Model):
     key_accounts: KeyAccountSettings = KeyAccountSettings()
     health: HealthSettings = HealthSettings()
     call_targets: CallTargets = CallTargets()
+    plan_period: PlanPeriod = "quarter"
+    review_days: ReviewDays = ReviewDays()
+
+    @model_validator(mode="after")
+    def _recency_inside_window(self) -> AnalyticsConfig:
+        if self.health.recency_full_days >= self.engagement_days:
+            raise ValueError(
+                f"health.recency_full_days ({self.health.recency_full_days}) must be below "
+                f"engagement_days ({self.engagement_days})"
+            )
+        return self
 
     @field_validator("size_bands")
     @classmethod
@@ -481,7 +523,6 @@ class ScheduleConfig(Model):
     run: Cron | None = None
     timezone: str = "UTC"
     misfire_grace_seconds: PositiveInt = 300
-    lock_wait_seconds: float = Field(default=60.0, ge=0)
 
     @field_validator("timezone")
     @classmethod

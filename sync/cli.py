@@ -18,7 +18,7 @@ from config import secrets
 from config.errors import ConfigError, KamsyncError, UsageError
 from config.loader import config_path, load_config
 from config.model import KamsyncConfig
-from sync.commands import COMMAND_MODULES
+from sync.commands import command_modules
 from sync.logs import setup_logging
 from sync.warehouse import kamsync_version
 
@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
-    for module in COMMAND_MODULES:
+    for module in command_modules():
         module.register(commands)
     return parser
 

@@ -20,13 +20,15 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import duckdb
+from filelock import FileLock, Timeout
 
-from config.errors import SchemaVersionError, WarehouseError
+from config.errors import SchemaVersionError, WarehouseBusyError, WarehouseError
 from config.model import WarehouseConfig
 
 _MIGRATION_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -140,6 +142,36 @@ class Warehouse:
         self.config = config
         self.path = config.path
         self.work_path = config.work_path
+        self.lock_path = self.work_path.with_name(self.work_path.name + ".lock")
+
+    @contextlib.contextmanager
+    def locked(self, job: str = "job") -> Iterator[None]:
+        """Hold the job lock: one kamsync job at a time works on the engine file.
+
+        Another job waits up to ``lock_wait_seconds``, then gets :class:`WarehouseBusyError`
+        naming the holder.
+        """
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.lock_path)
+        holder = self.lock_path.with_name(self.lock_path.name + ".holder")
+        try:
+            lock.acquire(timeout=self.config.lock_wait_seconds)
+        except Timeout:
+            who = holder.read_text(encoding="utf-8").strip() if holder.exists() else "another job"
+            raise WarehouseBusyError(
+                f"the warehouse {self.path} is busy: {who}. Waited "
+                f"{self.config.lock_wait_seconds:g}s; try again when it has finished "
+                "(or raise [warehouse] lock_wait_seconds)."
+            ) from None
+        try:
+            started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            holder.write_text(
+                f"kamsync {job} (pid {os.getpid()}, since {started})", encoding="utf-8"
+            )
+            yield
+        finally:
+            holder.unlink(missing_ok=True)
+            lock.release()
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """Open the engine file (creating and migrating it as needed) for writing."""
@@ -159,18 +191,30 @@ class Warehouse:
         return con
 
     @contextlib.contextmanager
-    def session(self, *, publish: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Open the engine file for a job; publish the analysts' copy when the job succeeds."""
-        con = self.connect()
-        try:
-            yield con
-        except BaseException:
-            con.close()
-            raise
-        con.execute("checkpoint")
-        con.close()
-        if publish:
-            self.publish()
+    def session(
+        self, *, publish: bool = True, job: str = "job"
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Hold the job lock and open the engine file; publish the analysts' copy afterwards.
+
+        The copy is published whenever the job ends with the file consistent (every kamsync
+        write is a transaction), so a failed run's record reaches ``kamsync status`` too.
+        """
+        with self.locked(job):
+            con = self.connect()
+            ended = False
+            try:
+                yield con
+                ended = True
+            finally:
+                if not ended:
+                    with contextlib.suppress(duckdb.Error):  # no transaction was open
+                        con.rollback()
+                try:
+                    con.execute("checkpoint")
+                finally:
+                    con.close()
+                if publish:
+                    self.publish()
 
     def publish(self) -> None:
         """Atomically replace the analysts' file with a copy of the engine file."""

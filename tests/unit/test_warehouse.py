@@ -114,3 +114,20 @@ def test_failed_job_publishes_nothing_it_did_not_commit(tmp_path: Path) -> None:
     reader = warehouse.read_published()
     assert reader.execute("select count(*) from kam.t").fetchall() == [(0,)]
     reader.close()
+
+
+def test_second_job_waits_then_names_the_holder(tmp_path: Path) -> None:
+    from config.errors import WarehouseBusyError
+
+    patient = Warehouse(WarehouseConfig(path=tmp_path / "kamsync.duckdb", lock_wait_seconds=0))
+    with (
+        patient.locked("sync"),
+        pytest.raises(WarehouseBusyError) as caught,
+        patient.session(job="analyze"),
+    ):
+        pass
+    message = str(caught.value)
+    assert "is busy: kamsync sync (pid " in message
+    assert "Waited 0s" in message
+    with patient.session(job="analyze"):  # free again once the holder is done
+        pass

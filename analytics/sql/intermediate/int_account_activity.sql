@@ -1,0 +1,78 @@
+-- Engagement per account (every account): latest contact and touch, contacts in the engagement
+-- window and the one before, touches, and how many people (and decision makers) were engaged in
+-- the relationship window against how many decision makers are on file. A decision maker counts
+-- as engaged only at the account they work for.
+
+with
+
+accounts as (
+
+    select account_id, account_key from {{ ref('stg_accounts') }}
+
+),
+
+engagement as (
+
+    select * from {{ ref('int_account_engagement') }}
+
+),
+
+engaged_contacts as (
+
+    select * from {{ ref('int_engaged_contacts') }}
+
+),
+
+contacts as (
+
+    select * from {{ ref('stg_contacts') }}
+
+),
+
+engaged as (
+
+    select
+        engaged_contacts.account_key,
+        count(*) as contacts_engaged,
+        count(*) filter (
+            where contacts.is_decision_maker and contacts.account_key = engaged_contacts.account_key
+        ) as decision_makers_engaged
+    from engaged_contacts
+    left join contacts on contacts.contact_key = engaged_contacts.contact_key
+    group by engaged_contacts.account_key
+
+),
+
+on_file as (
+
+    select
+        account_key,
+        count(*) as decision_makers_on_file
+    from contacts
+    where account_key is not null and is_decision_maker
+    group by account_key
+
+),
+
+final as (
+
+    select
+        accounts.account_id,
+        accounts.account_key,
+        engagement.last_contact_date,
+        engagement.last_touch_date,
+        coalesce(engagement.contacts_engagement, 0) as contacts_engagement,
+        coalesce(engagement.contacts_prior_engagement, 0) as contacts_prior_engagement,
+        coalesce(engagement.touches_last_30d, 0) as touches_last_30d,
+        coalesce(engagement.touches_engagement, 0) as touches_engagement,
+        coalesce(engaged.contacts_engaged, 0) as contacts_engaged,
+        coalesce(engaged.decision_makers_engaged, 0) as decision_makers_engaged,
+        coalesce(on_file.decision_makers_on_file, 0) as decision_makers_on_file
+    from accounts
+    left join engagement on engagement.account_key = accounts.account_key
+    left join engaged on engaged.account_key = accounts.account_key
+    left join on_file on on_file.account_key = accounts.account_key
+
+)
+
+select * from final

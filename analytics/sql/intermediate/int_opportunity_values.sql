@@ -1,0 +1,41 @@
+-- Each opportunity's value: its amount when set, else the sum of its lines, else zero. Only
+-- opportunities without an amount need their lines, so only those lines are summed.
+
+with
+
+opportunities as (
+
+    select * from {{ ref('stg_opportunities') }}
+
+),
+
+lines as (
+
+    select opportunity_key, line_amount from {{ ref('stg_opportunity_lines') }}
+
+),
+
+line_totals as (
+
+    select
+        lines.opportunity_key,
+        sum(lines.line_amount) as lines_amount
+    from lines
+    where lines.opportunity_key in (
+        select opportunity_key from opportunities where amount is null
+    )
+    group by lines.opportunity_key
+
+),
+
+final as (
+
+    select
+        opportunities.*,
+        coalesce(opportunities.amount, line_totals.lines_amount, 0.0) as opportunity_value
+    from opportunities
+    left join line_totals on line_totals.opportunity_key = opportunities.opportunity_key
+
+)
+
+select * from final

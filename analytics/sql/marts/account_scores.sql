@@ -1,0 +1,146 @@
+-- One row per live account: the write-back payload (SPEC section 7). Scores: tier, health, wallet,
+-- top three whitespace families with their expected value, call actual and compliance, days
+-- since contact, explanation, scored-at. Plan fields: plan period, revenue target, forecast
+-- (won so far plus weighted open pipeline in the period) and gap to target, recommended call
+-- cycle and next due date, focus product families, next review date.
+
+with
+
+accounts as (
+
+    select account_key, source, source_id, account_name from {{ ref('stg_accounts') }}
+
+),
+
+key_accounts as (
+
+    select * from {{ ref('key_accounts') }}
+
+),
+
+health as (
+
+    select * from {{ ref('account_health') }}
+
+),
+
+wallet as (
+
+    select * from {{ ref('wallet_share') }}
+
+),
+
+calls as (
+
+    select * from {{ ref('call_frequency') }}
+
+),
+
+tiers as (
+
+    select * from {{ ref('param_tiers') }}
+
+),
+
+top_gaps as (
+
+    select
+        account_key,
+        max(product_family) filter (where gap_rank = 1) as whitespace_1_family,
+        max(expected_value) filter (where gap_rank = 1) as whitespace_1_value,
+        max(product_family) filter (where gap_rank = 2) as whitespace_2_family,
+        max(expected_value) filter (where gap_rank = 2) as whitespace_2_value,
+        max(product_family) filter (where gap_rank = 3) as whitespace_3_family,
+        max(expected_value) filter (where gap_rank = 3) as whitespace_3_value
+    from {{ ref('whitespace') }}
+    where status = 'gap' and gap_rank <= 3 and expected_value > 0
+    group by account_key
+
+),
+
+plan as (
+
+    select
+        entity_key as account_key,
+        actual,
+        forecast,
+        target
+    from {{ ref('performance') }}
+    where
+        entity_level = 'account'
+        and period_grain = {{ var('plan_period') }}
+        and period_start = {{ var('plan_period_start_date') }}
+
+),
+
+final as (
+
+    select
+        accounts.account_key,
+        accounts.source,
+        accounts.source_id,
+        accounts.account_name,
+        key_accounts.group_key,
+        key_accounts.tier,
+        key_accounts.level,
+        key_accounts.pareto_class,
+        key_accounts.triage_score,
+        health.health_score,
+        health.health_band,
+        health.health_score_change,
+        wallet.wallet_estimate,
+        wallet.wallet_source,
+        wallet.share as wallet_share,
+        wallet.headroom,
+        wallet.our_revenue_ttm,
+        top_gaps.whitespace_1_family,
+        top_gaps.whitespace_1_value,
+        top_gaps.whitespace_2_family,
+        top_gaps.whitespace_2_value,
+        top_gaps.whitespace_3_family,
+        top_gaps.whitespace_3_value,
+        calls.actual_last_30d as call_actual_last_30d,
+        calls.compliance as call_compliance,
+        calls.last_contact_date,
+        calls.days_since_last_contact,
+        health.explanation,
+        {{ var('plan_period_label') }} as plan_period,
+        {{ var('plan_period_start_date') }} as plan_period_start,
+        {{ var('plan_period_end_date') }} as plan_period_end,
+        plan.target as revenue_target,
+        coalesce(plan.actual, 0.0) as period_actual,
+        coalesce(plan.actual, 0.0) + coalesce(plan.forecast, 0.0) as period_forecast,
+        plan.target - (coalesce(plan.actual, 0.0) + coalesce(plan.forecast, 0.0))
+            as gap_to_target,
+        calls.target_per_month as recommended_calls_per_month,
+        calls.next_due_date as next_call_due_date,
+        nullif(
+            concat_ws(
+                ', ',
+                top_gaps.whitespace_1_family,
+                top_gaps.whitespace_2_family,
+                top_gaps.whitespace_3_family
+            ),
+            ''
+        ) as focus_product_families,
+        {{ var('as_of_date') }}
+        + case
+            when health.health_band = 'red'
+                then least(tiers.review_days, {{ var('review_days_red') }})
+            else tiers.review_days
+        end as next_review_date,
+        {{ var('as_of_date') }} as as_of_date,
+        {{ var('scored_at') }} as scored_at,
+        {{ var('run_id') }} as run_id
+    from accounts
+    inner join key_accounts on key_accounts.account_key = accounts.account_key
+    inner join health on health.account_key = accounts.account_key
+    inner join wallet on wallet.account_key = accounts.account_key
+    inner join calls on calls.account_key = accounts.account_key
+    inner join tiers on tiers.tier = key_accounts.tier
+    left join top_gaps on top_gaps.account_key = accounts.account_key
+    left join plan on plan.account_key = accounts.account_key
+
+)
+
+select * from final

@@ -1,0 +1,353 @@
+"""Landing pages: typed raw tables, per-object staging, and the merge that publishes them.
+
+Each page is appended to the object's staging tables (schema ``_kamsync_stage``) in the same
+transaction that moves its checkpoint in ``ops.sync_state``: a killed run resumes after its last
+committed page, with nothing lost and nothing landed twice.  Raw tables (``raw_<source>.<Object>``)
+change only when a source's extraction is complete, in one merge transaction together with the
+new cursors and the rebuilt ``crm`` tables — so a failed run leaves them as they were.
+
+Values arrive as text and are cast to the column types of the CRM's metadata here, in SQL, so a
+value that does not fit is caught in one place and reported with its object, column and value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from config.errors import MalformedResponseError
+from connectors.base import Column, CsvRecords, ObjectSchema, Page, Records
+
+STAGE_SCHEMA = "_kamsync_stage"
+META_COLUMNS = ("_loaded_at", "_run_id", "_is_deleted")
+
+_SQL_TYPES = {
+    "varchar": "varchar",
+    "boolean": "boolean",
+    "bigint": "bigint",
+    "double": "double",
+    "date": "date",
+    "timestamp": "timestamptz",
+    "time": "time",
+}
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def quote(identifier: str) -> str:
+    """A double-quoted SQL identifier."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def literal(value: str) -> str:
+    """A single-quoted SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_type(column: Column) -> str:
+    """The DuckDB type of a landed column."""
+    if column.type == "decimal":
+        scale = column.scale if column.scale is not None else 2
+        return f"decimal(38, {min(max(scale, 0), 18)})"
+    return _SQL_TYPES[column.type]
+
+
+def raw_schema(source: str) -> str:
+    """The schema holding a source's raw tables."""
+    if not _NAME_RE.match(source):
+        raise ValueError(f"{source!r} is not a valid source name")
+    return f"raw_{source}"
+
+
+@dataclass(frozen=True)
+class StageNames:
+    """The staging tables of one object."""
+
+    records: str
+    deleted: str
+    live: str
+
+
+def stage_names(source: str, obj: str) -> StageNames:
+    """Qualified names of the staging tables of ``source``'s ``obj``."""
+    base = f"{source}__{obj.lower()}"
+    return StageNames(
+        records=f"{STAGE_SCHEMA}.{quote(base + '__records')}",
+        deleted=f"{STAGE_SCHEMA}.{quote(base + '__deleted')}",
+        live=f"{STAGE_SCHEMA}.{quote(base + '__live')}",
+    )
+
+
+def raw_table(source: str, obj: str) -> str:
+    """Qualified name of the raw table of ``source``'s ``obj``."""
+    return f"{quote(raw_schema(source))}.{quote(obj)}"
+
+
+# --------------------------------------------------------------------------- DDL
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection, source: str, schema: ObjectSchema) -> None:
+    """Create or widen the raw and staging tables of an object to match its schema."""
+    con.execute(f"create schema if not exists {quote(raw_schema(source))}")
+    con.execute(f"create schema if not exists {STAGE_SCHEMA}")
+    raw = raw_table(source, schema.name)
+    names = stage_names(source, schema.name)
+    _ensure(
+        con,
+        raw,
+        schema.columns,
+        extra=(
+            ("_loaded_at", "timestamptz", "When kamsync landed this version of the record."),
+            ("_run_id", "varchar", "The sync run that landed it (ops.sync_runs.run_id)."),
+            ("_is_deleted", "boolean", "True when the record was deleted in the CRM."),
+        ),
+    )
+    _comment_table(
+        con, raw, f"{schema.label} ({schema.name}) records of source {source}, as landed."
+    )
+    _ensure(
+        con,
+        names.records,
+        schema.columns,
+        extra=(
+            ("_is_deleted", "boolean", "Deleted in the CRM."),
+            ("_page", "bigint", "Landing order of the page."),
+        ),
+    )
+    con.execute(f"create table if not exists {names.deleted} (id varchar not null)")
+    con.execute(f"create table if not exists {names.live} (id varchar not null)")
+
+
+def _ensure(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Sequence[Column],
+    *,
+    extra: Sequence[tuple[str, str, str]],
+) -> None:
+    schema_name, table_name = _split(table)
+    existing = {
+        row[0].lower(): row[1]
+        for row in con.execute(
+            "select column_name, data_type from duckdb_columns() "
+            "where schema_name = ? and table_name = ?",
+            [schema_name, table_name],
+        ).fetchall()
+    }
+    wanted = [(c.name, sql_type(c), f"{c.label} ({c.crm_type})") for c in columns] + list(extra)
+    if not existing:
+        body = ", ".join(f"{quote(n)} {t}" for n, t, _ in wanted)
+        con.execute(f"create table {table} ({body})")
+    else:
+        for name, kind, _ in wanted:
+            if name.lower() not in existing:
+                con.execute(f"alter table {table} add column {quote(name)} {kind}")
+            elif existing[name.lower()].lower() != kind.lower():
+                con.execute(f"alter table {table} alter column {quote(name)} type {kind}")
+    for name, _, comment in wanted:
+        con.execute(f"comment on column {table}.{quote(name)} is {literal(comment)}")
+
+
+def _comment_table(con: duckdb.DuckDBPyConnection, table: str, comment: str) -> None:
+    con.execute(f"comment on table {table} is {literal(comment)}")
+
+
+def _split(table: str) -> tuple[str, str]:
+    schema_name, _, table_name = table.partition(".")
+    return schema_name.strip('"'), table_name.strip('"')
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def stage_page(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    schema: ObjectSchema,
+    page: Page,
+    *,
+    page_number: int,
+    deleted_field: str | None,
+) -> None:
+    """Append a page's records, deletions and live ids to the staging tables (no commit)."""
+    names = stage_names(source, schema.name)
+    if page.records is not None and page.record_count:
+        frame = _as_arrow(page.records, schema)
+        _insert_records(con, names.records, schema, frame, page_number, deleted_field)
+    if page.deleted_ids:
+        _insert_ids(con, names.deleted, page.deleted_ids)
+    if page.live_ids:
+        _insert_ids(con, names.live, page.live_ids)
+
+
+def _as_arrow(records: Records | CsvRecords, schema: ObjectSchema) -> pa.Table:
+    if isinstance(records, CsvRecords):
+        frame = pl.read_csv(
+            io.BytesIO(records.csv),
+            infer_schema=False,
+            empty_string_is_null=True,
+        )
+        return frame.to_arrow()
+    columns = list(records.columns)
+    data = list(zip(*records.rows, strict=True)) if records.rows else [() for _ in columns]
+    arrays = [pa.array(values, type=pa.string()) for values in data]
+    return pa.Table.from_arrays(arrays, names=columns)
+
+
+def _insert_records(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    schema: ObjectSchema,
+    frame: pa.Table,
+    page_number: int,
+    deleted_field: str | None,
+) -> None:
+    present = {name.lower(): name for name in frame.column_names}
+    missing = [c.name for c in schema.columns if c.name.lower() not in present]
+    if missing:
+        raise MalformedResponseError(
+            f"{schema.name}: page lacks field{'s' if len(missing) > 1 else ''} {', '.join(missing[:5])}"
+        )
+    casts = [f"cast({quote(present[c.name.lower()])} as {sql_type(c)})" for c in schema.columns]
+    if deleted_field and deleted_field.lower() in present:
+        deleted = f"coalesce(cast({quote(present[deleted_field.lower()])} as boolean), false)"
+    else:
+        deleted = "false"
+    con.register("_kamsync_page", frame)
+    try:
+        con.execute(
+            f"insert into {table} select {', '.join(casts)}, {deleted}, {page_number} "
+            "from _kamsync_page"
+        )
+    except duckdb.ConversionException:
+        raise MalformedResponseError(_bad_value(frame, schema, present)) from None
+    finally:
+        with contextlib.suppress(duckdb.Error):  # a failed insert aborted the transaction
+            con.unregister("_kamsync_page")
+
+
+def _bad_value(frame: pa.Table, schema: ObjectSchema, present: dict[str, str]) -> str:
+    """Name the first column and value of the page that do not fit their type.
+
+    Runs on a private in-memory database: the failed insert has aborted the warehouse's
+    transaction, which the engine rolls back.
+    """
+    scratch = duckdb.connect()
+    try:
+        scratch.register("page", frame)
+        for column in schema.columns:
+            name = quote(present[column.name.lower()])
+            rows = scratch.execute(
+                f"select {name} from page where {name} is not null "
+                f"and try_cast({name} as {sql_type(column)}) is null limit 1"
+            ).fetchall()
+            if rows:
+                value = str(rows[0][0])[:80]
+                return (
+                    f"{schema.name}.{column.name}: value {value!r} is not a valid "
+                    f"{column.type} ({column.crm_type})"
+                )
+    finally:
+        scratch.close()
+    return f"{schema.name}: a value does not fit its column type"
+
+
+def _insert_ids(con: duckdb.DuckDBPyConnection, table: str, ids: Iterable[str]) -> None:
+    frame = pa.table({"id": pa.array(list(ids), type=pa.string())})
+    con.register("_kamsync_ids", frame)
+    try:
+        con.execute(f"insert into {table} select id from _kamsync_ids")
+    finally:
+        con.unregister("_kamsync_ids")
+
+
+# --------------------------------------------------------------------------- merge
+
+
+@dataclass(frozen=True)
+class MergeCounts:
+    """What a merge changed in a raw table."""
+
+    upserted: int
+    deleted: int
+
+
+def merge_object(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    schema: ObjectSchema,
+    *,
+    full: bool,
+    run_id: str,
+) -> MergeCounts:
+    """Apply an object's staged extraction to its raw table and clear the stage (no commit).
+
+    Staged records replace the raw rows with the same key (the latest landed copy wins).  A
+    full extraction is also a reconciliation: raw rows it did not see are marked deleted, as
+    are rows whose ids a getDeleted or $deletedEntity answer named, and, after a
+    reconciliation pass, rows whose ids were not among the live ones.
+    """
+    raw = raw_table(source, schema.name)
+    names = stage_names(source, schema.name)
+    key = quote(schema.key)
+    columns = ", ".join(quote(c.name) for c in schema.columns)
+    con.execute(
+        f"create or replace temp table _kamsync_latest as select * from {names.records} "
+        f"qualify row_number() over (partition by {key} order by _page desc) = 1"
+    )
+    upserted = _count(con, "select count(*) from _kamsync_latest")
+    con.execute(f"delete from {raw} where {key} in (select {key} from _kamsync_latest)")
+    con.execute(
+        f"insert into {raw} ({columns}, _loaded_at, _run_id, _is_deleted) "
+        f"select {columns}, current_timestamp, ?, _is_deleted from _kamsync_latest",
+        [run_id],
+    )
+    deleted = _mark_deleted(con, raw, key, f"{key} in (select id from {names.deleted})", run_id)
+    has_live = _count(con, f"select count(*) from {names.live}") > 0
+    if full:
+        deleted += _mark_deleted(
+            con, raw, key, f"{key} not in (select {key} from _kamsync_latest)", run_id
+        )
+    elif has_live:
+        deleted += _mark_deleted(
+            con,
+            raw,
+            key,
+            f"{key} not in (select id from {names.live}) "
+            f"and {key} not in (select {key} from _kamsync_latest)",
+            run_id,
+        )
+    for table in (names.records, names.deleted, names.live):
+        con.execute(f"delete from {table}")
+    con.execute("drop table _kamsync_latest")
+    return MergeCounts(upserted=upserted, deleted=deleted)
+
+
+def _mark_deleted(
+    con: duckdb.DuckDBPyConnection, raw: str, key: str, condition: str, run_id: str
+) -> int:
+    count = _count(con, f"select count(*) from {raw} where not _is_deleted and {condition}")
+    if count:
+        con.execute(
+            f"update {raw} set _is_deleted = true, _loaded_at = current_timestamp, _run_id = ? "
+            f"where not _is_deleted and {condition}",
+            [run_id],
+        )
+    return count
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    return int(con.execute(sql).fetchall()[0][0])
+
+
+def clear_stage(con: duckdb.DuckDBPyConnection, source: str, obj: str) -> None:
+    """Empty an object's staging tables (for a fresh full extraction)."""
+    names = stage_names(source, obj)
+    for table in (names.records, names.deleted, names.live):
+        con.execute(f"delete from {table}")

@@ -1,0 +1,57 @@
+"""``kamsync status`` reports runs, object state, API use and failures from the published file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from config.errors import ApiBudgetExceededError
+from sync.cli import main
+from tests.unit.test_engine import ScriptedConnector, _pages, _row, _sync
+
+
+def test_status_json_after_a_good_and_a_budget_stopped_run(
+    config,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _sync(config, ScriptedConnector([_pages([[_row(1), _row(2)], [_row(3)]])]))
+    stop = ApiBudgetExceededError(
+        "stopped before passing the API budget", used=80, limit=100, source="sf"
+    )
+    _sync(
+        config,
+        ScriptedConnector(
+            [_pages([[_row(4)], [_row(5)]], mode="incremental")], fail_after=1, error=stop
+        ),
+    )
+    path = tmp_path / "kamsync.toml"
+    path.write_text(
+        '[warehouse]\npath = "kamsync.duckdb"\n[[sources]]\nname = "sf"\nkind = "salesforce"\n'
+        'instance_url = "https://sf.example.test"\nclient_id_env = "SF_CLIENT_ID"\n'
+        'client_secret_env = "SF_CLIENT_SECRET"\n',
+        encoding="utf-8",
+    )
+
+    assert main(["--config", str(path), "status", "--json"]) == 0
+
+    report = json.loads(capsys.readouterr().out)
+    assert [r["status"] for r in report["runs"]] == ["budget_stopped", "succeeded"]
+    [account] = report["objects"]
+    assert account["rows"] == 3 and account["deleted_rows"] == 0
+    assert account["cursor"] == "up to 2026-01-02T00:00:00+00:00"
+    assert account["in_progress"] == "incremental in progress, 1 pages staged"
+    assert report["failures"][0]["status"] == "budget_stopped"
+    assert "stopped before passing the API budget" in report["failures"][0]["error"]
+
+
+def test_status_without_a_warehouse_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "kamsync.toml"
+    path.write_text('[warehouse]\npath = "kamsync.duckdb"\n', encoding="utf-8")
+
+    assert main(["--config", str(path), "status"]) == 1
+    assert "run `kamsync sync` (or `kamsync demo`) first" in capsys.readouterr().err
