@@ -32,6 +32,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import unquote
 
@@ -202,7 +203,22 @@ class SalesforceApp:
     # ------------------------------------------------------------------ entry point
 
     def handle(self, request: Request) -> Response:
-        """Answer one request."""
+        """Answer one request; its ``Date`` header is the org clock (see :meth:`org_date`)."""
+        response = self._answer(request)
+        response.headers["Date"] = self.org_date()
+        return response
+
+    def org_date(self) -> str:
+        """The org clock as an HTTP date, one second past the store clock.
+
+        The store clock only moves when the world changes (a mutation, churn), and a change may
+        be stamped with it; an answer is always made after the changes it reflects, so a client
+        bounding its windows by ``Date`` (``SystemModstamp < Date``) sees every change made so
+        far, and a later window starts where this one ended.
+        """
+        return formatdate((self.store.now() + timedelta(seconds=1)).timestamp(), usegmt=True)
+
+    def _answer(self, request: Request) -> Response:
         self._host.value = request.headers.get("host")
         try:
             if request.path == "/services/oauth2/token":

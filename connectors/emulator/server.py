@@ -105,7 +105,7 @@ def _make_handler(app: App, name: str) -> type[http.server.BaseHTTPRequestHandle
             if response.reset:
                 self._drop()
                 return
-            self.send_response(response.status)
+            self._status_line(response)
             headers = {"Content-Type": "application/json;charset=UTF-8", **response.headers}
             for key, value in headers.items():
                 self.send_header(key, value)
@@ -113,6 +113,15 @@ def _make_handler(app: App, name: str) -> type[http.server.BaseHTTPRequestHandle
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(response.body)
+
+        def _status_line(self, response: Response) -> None:
+            """Status line, Server and Date; an app's own ``Date`` (its org clock) wins."""
+            if "Date" not in response.headers:
+                self.send_response(response.status)
+                return
+            self.log_request(response.status)
+            self.send_response_only(response.status)
+            self.send_header("Server", self.version_string())
 
         def _drop(self) -> None:
             self.close_connection = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from email.utils import parsedate_to_datetime
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -295,3 +296,16 @@ def test_changed_records_are_served_fresh(emulator: Emulator) -> None:
     emulator.world.salesforce.update("Account", account_id(5), {"Name": "Renamed 5"})
     assert sf.query(soql)["records"][0]["Name"] == "Renamed 5"
     assert "Renamed 5" in "".join(sf.bulk2.Account.query(bulk, wait=0))
+
+
+def test_date_header_is_the_org_clock(emulator: Emulator) -> None:
+    # one Date header (a second one would be joined in and not parse), one second past the clock
+    sf = salesforce_client(emulator)
+    seen: list[requests.Response] = []
+    sf.session.on_response.append(seen.append)
+    store = emulator.world.salesforce
+    sf.limits()
+    assert parsedate_to_datetime(seen[-1].headers["Date"]) == store.now() + timedelta(seconds=1)
+    store.advance(timedelta(hours=3))
+    sf.query("SELECT COUNT() FROM Account")
+    assert parsedate_to_datetime(seen[-1].headers["Date"]) == store.now() + timedelta(seconds=1)
