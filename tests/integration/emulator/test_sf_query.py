@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from email.utils import parsedate_to_datetime
 from collections.abc import Callable
 from datetime import timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
