@@ -263,6 +263,7 @@ class SourceBase(Model):
     api_budget_percent: float = Field(default=80.0, gt=0, le=100)
     timeout_seconds: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=6, ge=0, le=20)
+    schema_refresh_hours: float = Field(default=24.0, ge=0)
 
 
 SalesforceAuth = Literal["client_credentials", "jwt", "refresh_token", "password"]

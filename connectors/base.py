@@ -14,7 +14,7 @@ place and reported with its object, field and value.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
 # Column types the warehouse knows; connectors map their CRM's types onto these.
@@ -67,6 +67,16 @@ class ObjectSchema:
     def column_names(self) -> tuple[str, ...]:
         """Column names in order."""
         return tuple(c.name for c in self.columns)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable form (the engine caches described schemas)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ObjectSchema:
+        """The schema :meth:`to_dict` produced."""
+        columns = tuple(Column(**column) for column in data["columns"])
+        return cls(**{**data, "columns": columns})
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import duckdb
@@ -187,10 +188,7 @@ class SyncEngine:
         outcome = SourceResult(config.name)
         connector = self.connector_factory(config)
         try:
-            schemas = connector.discover(list(self._objects(config)))
-            with _transaction(self.con):
-                for schema in schemas:
-                    landing.ensure_tables(self.con, config.name, schema)
+            schemas = self._schemas(connector, config, full)
             for schema in schemas:
                 outcome.objects[schema.name] = self._sync_object(
                     connector, config.name, schema, run_id, full
@@ -223,6 +221,26 @@ class SyncEngine:
             connector.close()
         return outcome
 
+    def _schemas(
+        self, connector: Connector, config: SourceConfig, full: bool
+    ) -> list[ObjectSchema]:
+        """Cached schemas while fresh; otherwise describe (and widen the tables) again."""
+        objects = list(self._objects(config))
+        cached = [state.load_schema(self.con, config.name, obj) for obj in objects]
+        now = datetime.now(UTC)
+        max_age = timedelta(hours=config.schema_refresh_hours)
+        fresh = not full and all(
+            schema is not None and at is not None and now - at < max_age for schema, at in cached
+        )
+        if fresh:
+            return [ObjectSchema.from_dict(schema) for schema, _ in cached if schema is not None]
+        schemas = connector.discover(objects)
+        with _transaction(self.con):
+            for schema in schemas:
+                landing.ensure_tables(self.con, config.name, schema)
+                state.save_schema(self.con, config.name, schema.name, schema.to_dict())
+        return schemas
+
     def _sync_object(
         self,
         connector: Connector,
@@ -250,14 +268,15 @@ class SyncEngine:
         pages = saved.pages if checkpoint else 0
         with _transaction(self.con):
             runs.start_object(self.con, run_id, source, schema.name)
-        self.progress.object_started(source, schema.name, "full" if full else "incremental")
+        mode = "full" if full or saved.cursor is None else "incremental"
+        self.progress.object_started(source, schema.name, mode)
         status = "failed"
         error: str | None = None
         try:
             for page in connector.read(schema, stream_state):
                 pages += 1
                 self._land(connector, source, schema, page, pages, run_id, full)
-                result.pages += 1
+                result.pages += 0 if page.done else 1
                 result.rows += page.record_count
                 result.deleted += len(page.deleted_ids)
                 result.api_calls += page.api_calls
@@ -316,16 +335,17 @@ class SyncEngine:
                 deleted_field=connector.deleted_field,
             )
             state.save_checkpoint(self.con, source, schema.name, checkpoint, run_id)
-            runs.add_page(
-                self.con,
-                run_id,
-                source,
-                schema.name,
-                method=page.method,
-                rows=page.record_count,
-                deleted=len(page.deleted_ids),
-                api_calls=page.api_calls,
-            )
+            if not page.done:  # the closing page only carries the cursor
+                runs.add_page(
+                    self.con,
+                    run_id,
+                    source,
+                    schema.name,
+                    method=page.method,
+                    rows=page.record_count,
+                    deleted=len(page.deleted_ids),
+                    api_calls=page.api_calls,
+                )
 
     # ------------------------------------------------------------------ merge
 

@@ -86,12 +86,15 @@ def add_page(
     deleted: int,
     api_calls: int,
 ) -> None:
-    """Count a landed page (inside the page's transaction)."""
+    """Count a landed page (inside the page's transaction).
+
+    The object's method is how its records were read (rest, bulk, delta), not how deletions were.
+    """
     con.execute(
-        "update ops.sync_run_objects set method = ?, pages = pages + 1, "
+        "update ops.sync_run_objects set method = coalesce(?, method, ?), pages = pages + 1, "
         "rows_upserted = rows_upserted + ?, rows_deleted = rows_deleted + ?, "
         "api_calls = api_calls + ? where run_id = ? and source = ? and object = ?",
-        [method, rows, deleted, api_calls, run_id, source, obj],
+        [method if rows else None, method, rows, deleted, api_calls, run_id, source, obj],
     )
 
 

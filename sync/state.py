@@ -93,3 +93,29 @@ def commit_cursor(
 
 def _dump(value: dict[str, Any] | None) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True)
+
+
+def load_schema(
+    con: duckdb.DuckDBPyConnection, source: str, obj: str
+) -> tuple[dict[str, Any] | None, datetime | None]:
+    """The cached described schema of an object and when it was read."""
+    rows = con.execute(
+        "select schema, schema_refreshed_at from ops.sync_state where source = ? and object = ?",
+        [source, obj],
+    ).fetchall()
+    if not rows:
+        return None, None
+    return _load_json(rows[0][0]), rows[0][1]
+
+
+def save_schema(
+    con: duckdb.DuckDBPyConnection, source: str, obj: str, schema: dict[str, Any]
+) -> None:
+    """Cache a freshly described schema (inside the caller's transaction)."""
+    con.execute(
+        "insert into ops.sync_state (source, object, schema, schema_refreshed_at, updated_at) "
+        "values (?, ?, ?, current_timestamp, current_timestamp) "
+        "on conflict (source, object) do update set schema = excluded.schema, "
+        "schema_refreshed_at = excluded.schema_refreshed_at",
+        [source, obj, _dump(schema)],
+    )
