@@ -214,7 +214,11 @@ def _insert_records(
         raise MalformedResponseError(
             f"{schema.name}: page lacks field{'s' if len(missing) > 1 else ''} {', '.join(missing[:5])}"
         )
-    casts = [f"cast({quote(present[c.name.lower()])} as {sql_type(c)})" for c in schema.columns]
+    # Salesforce stores no empty strings, and Bulk CSV writes null as ""; both mean NULL
+    casts = [
+        f"cast(nullif({quote(present[c.name.lower()])}, '') as {sql_type(c)})"
+        for c in schema.columns
+    ]
     if deleted_field and deleted_field.lower() in present:
         deleted = f"coalesce(cast({quote(present[deleted_field.lower()])} as boolean), false)"
     else:
@@ -244,7 +248,7 @@ def _bad_value(frame: pa.Table, schema: ObjectSchema, present: dict[str, str]) -
         for column in schema.columns:
             name = quote(present[column.name.lower()])
             rows = scratch.execute(
-                f"select {name} from page where {name} is not null "
+                f"select {name} from page where nullif({name}, '') is not null "
                 f"and try_cast({name} as {sql_type(column)}) is null limit 1"
             ).fetchall()
             if rows:
