@@ -1,0 +1,168 @@
+"""The unified crm model built from a Salesforce org: every live record, with its values mapped
+as the crm column comments say (recomputed here from the emulator's own records)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from connectors.emulator.emulator import Emulator
+from tests.integration.sync_support import load, salesforce_env, sync_in_process, write_salesforce_config
+
+AS_OF = date(2026, 6, 30)  # well before the wall clock: no event ends while the test runs
+
+
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator, Path]]:
+    directory = tmp_path_factory.mktemp("crm")
+    with Emulator(seed=21, accounts=500, as_of=AS_OF) as emulator:
+        env = salesforce_env(emulator)
+        config = load(write_salesforce_config(directory, emulator), env)
+        assert sync_in_process(config, env).ok
+        yield emulator, directory / "kamsync.duckdb"
+
+
+def _rows(db: Path, sql: str) -> set[tuple[Any, ...]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {tuple(_plain(v) for v in row) for row in con.execute(sql).fetchall()}
+    finally:
+        con.close()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float | int | Decimal) and not isinstance(value, bool):
+        return Decimal(str(value)).normalize()
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _key(value: str | None) -> str | None:
+    return f"sf:{value}" if value else None
+
+
+def test_accounts(synced: tuple[Emulator, Path]) -> None:
+    emulator, db = synced
+    store = emulator.world.salesforce
+    users = {u["Id"]: u for u in store.live("User")}
+    expected = {
+        (
+            _key(a["Id"]),
+            a["Name"],
+            _key(a.get("ParentId")),
+            _key(a["OwnerId"]),
+            a.get("Industry"),
+            a.get("BillingCountry"),
+            users[a["OwnerId"]].get("Region__c"),
+            users[a["OwnerId"]].get("Territory__c"),
+            _plain(a.get("AnnualRevenue")),
+            _plain(a.get("NumberOfEmployees")),
+            _plain(a.get("Wallet_Estimate__c")),
+            a.get("Global_DUNS__c"),
+            _plain(a.get("Market_Position__c")),
+        )
+        for a in store.live("Account")
+    }
+    landed = _rows(
+        db,
+        "select account_key, name, parent_account_key, owner_user_key, industry, country, region, "
+        "territory, annual_revenue, employees, wallet_estimate_crm, global_match_key, "
+        "market_position_score from crm.accounts",
+    )
+    assert landed == expected
+
+
+def test_parent_cycle_is_flagged_and_others_reach_their_top(synced: tuple[Emulator, Path]) -> None:
+    emulator, db = synced
+    parents = {a["Id"]: a.get("ParentId") for a in emulator.world.salesforce.live("Account")}
+
+    def top(account: str) -> str | None:
+        seen = {account}
+        while parents.get(account) in parents:
+            account = parents[account]  # type: ignore[assignment]
+            if account in seen:
+                return None
+            seen.add(account)
+        return account
+
+    expected = {(_key(a), _key(top(a)), top(a) is None) for a in parents}
+    landed = _rows(db, "select account_key, ultimate_parent_key, has_parent_cycle from crm.accounts")
+    assert landed == expected
+    assert sum(1 for _, _, cycle in landed if cycle) == 3
+
+
+def test_contacts_opportunities_and_lines(synced: tuple[Emulator, Path]) -> None:
+    emulator, db = synced
+    store = emulator.world.salesforce
+    roles = {"Decision Maker": "decision_maker", "Influencer": "influencer", "User": "user", "Gatekeeper": "gatekeeper"}
+    contacts = {
+        (_key(c["Id"]), _key(c.get("AccountId")), roles.get(c.get("Buying_Role__c") or ""), c.get("Buying_Role__c") == "Decision Maker")
+        for c in store.live("Contact")
+    }
+    assert _rows(db, "select contact_key, account_key, buying_role, is_decision_maker from crm.contacts") == contacts
+    categories = {"Pipeline": "pipeline", "Best Case": "best_case", "Commit": "commit", "Closed": "closed", "Omitted": "omitted"}
+    opportunities = {
+        (
+            _key(o["Id"]),
+            _key(o["AccountId"]),
+            _plain(o.get("Amount")),
+            _plain(Decimal(str(o["Probability"])) / 100) if o.get("Probability") is not None else None,
+            o["IsClosed"],
+            o["IsWon"],
+            o["CloseDate"],
+            o["StageName"],
+            categories.get(o.get("ForecastCategoryName") or ""),
+        )
+        for o in store.live("Opportunity")
+    }
+    assert _rows(
+        db,
+        "select opportunity_key, account_key, amount, probability, is_closed, is_won, close_date, "
+        "stage, forecast_category from crm.opportunities",
+    ) == opportunities
+    lines = {
+        (_key(li["Id"]), _key(li["OpportunityId"]), _key(li["Product2Id"]), _plain(li["Quantity"]), _plain(li["TotalPrice"]))
+        for li in store.live("OpportunityLineItem")
+    }
+    assert _rows(db, "select line_key, opportunity_key, product_key, quantity, total_price from crm.opportunity_lines") == lines
+
+
+def test_activities(synced: tuple[Emulator, Path]) -> None:
+    emulator, db = synced
+    store = emulator.world.salesforce
+    now = datetime.now(UTC)
+    tasks = {
+        (
+            _key(t["Id"]),
+            _key(t.get("AccountId")),
+            _key(t.get("WhoId")),
+            {"Call": "call", "Email": "email"}.get(t.get("TaskSubtype") or "", "task"),
+            t["ActivityDate"],
+            bool(t["IsClosed"]),
+        )
+        for t in store.live("Task")
+    }
+    events = {
+        (
+            _key(e["Id"]),
+            _key(e.get("AccountId")),
+            _key(e.get("WhoId")),
+            "visit" if e.get("Type") == "Visit" else "meeting",
+            e["ActivityDate"],
+            e["EndDateTime"] <= now,
+        )
+        for e in store.live("Event")
+    }
+    landed = _rows(
+        db,
+        "select activity_key, account_key, contact_key, activity_type, activity_date, is_completed "
+        "from crm.activities",
+    )
+    assert landed == tasks | events
