@@ -19,7 +19,13 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from config.errors import ConfigError, ConfigProblem
-from config.model import KamsyncConfig
+from config.model import (
+    DYNAMICS_MODES,
+    KAMSYNC_DATAVERSE_NAME_RE,
+    KAMSYNC_SALESFORCE_NAME_RE,
+    SALESFORCE_MODES,
+    KamsyncConfig,
+)
 
 ENV_CONFIG = "KAMSYNC_CONFIG"
 DEFAULT_CONFIG = Path("kamsync.toml")
@@ -88,17 +94,17 @@ def _cross_section_problems(raw: Mapping[str, Any], file: str) -> list[ConfigPro
     """Checks across sections, made on the raw document so they show beside the others."""
     problems: list[ConfigProblem] = []
     sources = raw.get("sources")
-    names = (
-        {s.get("name") for s in sources if isinstance(s, dict)}
+    kinds: dict[str, Any] = (
+        {s.get("name"): s.get("kind") for s in sources if isinstance(s, dict)}
         if isinstance(sources, list)
-        else set()
+        else {}
     )
     writeback = raw.get("writeback")
     targets = writeback.get("sources") if isinstance(writeback, dict) else None
     if isinstance(targets, dict):
-        for name in targets:
-            if name not in names:
-                hint = _did_you_mean(name, [n for n in names if isinstance(n, str)])
+        for name, target in targets.items():
+            if name not in kinds:
+                hint = _did_you_mean(name, [n for n in kinds if isinstance(n, str)])
                 problems.append(
                     ConfigProblem(
                         file,
@@ -106,7 +112,48 @@ def _cross_section_problems(raw: Mapping[str, Any], file: str) -> list[ConfigPro
                         f"no source named {name!r} is configured{hint}",
                     )
                 )
+            elif isinstance(target, dict) and kinds[name] in ("salesforce", "dynamics"):
+                problems += _writeback_target_problems(file, name, kinds[name], target)
     return problems
+
+
+def _writeback_target_problems(
+    file: str, name: str, kind: str, target: Mapping[str, Any]
+) -> list[ConfigProblem]:
+    """A write-back target's mode and names must fit the kind of CRM its source is."""
+    problems: list[ConfigProblem] = []
+    key = f"writeback.sources.{name}"
+    modes = SALESFORCE_MODES if kind == "salesforce" else DYNAMICS_MODES
+    mode = target.get("mode")
+    if isinstance(mode, str) and mode in SALESFORCE_MODES | DYNAMICS_MODES and mode not in modes:
+        problems.append(
+            ConfigProblem(
+                file,
+                f"{key}.mode",
+                f"{mode!r} is not a {kind} write-back mode; use one of {', '.join(sorted(modes))}",
+            )
+        )
+    pattern = KAMSYNC_SALESFORCE_NAME_RE if kind == "salesforce" else KAMSYNC_DATAVERSE_NAME_RE
+    shape = "KAM_*__c" if kind == "salesforce" else "kam_*"
+    named = [("object", target.get("object"))]
+    fields = target.get("fields")
+    if isinstance(fields, dict):
+        named += [(f"fields.{k}", v) for k, v in fields.items()]
+    for where, value in named:
+        if isinstance(value, str) and not pattern.match(value) and _is_kamsync_name(value):
+            problems.append(
+                ConfigProblem(
+                    file,
+                    f"{key}.{where}",
+                    f"{value!r} is not a {kind} name kamsync owns; {name} needs {shape}",
+                )
+            )
+    return problems
+
+
+def _is_kamsync_name(value: str) -> bool:
+    """True for a name of either CRM's kamsync shape (other names fail in the model itself)."""
+    return bool(KAMSYNC_SALESFORCE_NAME_RE.match(value) or KAMSYNC_DATAVERSE_NAME_RE.match(value))
 
 
 def _dedupe(problems: Sequence[ConfigProblem]) -> list[ConfigProblem]:

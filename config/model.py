@@ -492,24 +492,60 @@ class AnalyticsConfig(Model):
 
 
 WritebackMode = Literal["auto", "collections", "bulk", "upsert_multiple", "batch"]
+SALESFORCE_MODES: frozenset[str] = frozenset({"auto", "collections", "bulk"})
+DYNAMICS_MODES: frozenset[str] = frozenset({"auto", "upsert_multiple", "batch"})
+# kamsync writes only its own custom objects and fields: these name patterns are all it accepts
+KAMSYNC_SALESFORCE_NAME_RE = re.compile(r"^KAM_[A-Za-z0-9]+(?:_[A-Za-z0-9]+)*__c$")
+KAMSYNC_DATAVERSE_NAME_RE = re.compile(r"^kam_[a-z0-9_]+$")
+
+
+def _check_kamsync_name(value: str) -> str:
+    if not (KAMSYNC_SALESFORCE_NAME_RE.match(value) or KAMSYNC_DATAVERSE_NAME_RE.match(value)):
+        raise ValueError(
+            f"{value!r} is not one of kamsync's own custom names: write-back writes only "
+            "Salesforce KAM_*__c objects and fields or Dataverse kam_* tables and columns"
+        )
+    return value
+
+
+KamsyncName = Annotated[str, AfterValidator(_check_kamsync_name)]
 
 
 class WritebackTarget(Model):
-    """Write-back settings of one source."""
+    """Write-back settings of one source.
+
+    ``object`` and ``fields`` (payload key -> field name) rename kamsync's custom object and
+    fields for an org whose admin deployed them under other names; they must still be kamsync's
+    own (``KAM_*__c`` in Salesforce, ``kam_*`` in Dataverse).  ``mode`` forces the API:
+    ``collections`` or ``bulk`` for Salesforce, ``upsert_multiple`` or ``batch`` for Dataverse;
+    ``auto`` chooses by size.
+    """
 
     enabled: bool = True
-    object: str | None = None
+    object: KamsyncName | None = None
     mode: WritebackMode = "auto"
-    fields: dict[str, str] = Field(default_factory=dict)
+    fields: dict[str, KamsyncName] = Field(default_factory=dict)
 
 
 class WritebackConfig(Model):
-    """Pushing scores into kamsync's own custom objects (SPEC section 7)."""
+    """Pushing scores into kamsync's own custom objects (SPEC section 7).
+
+    Salesforce: up to ``bulk_threshold`` changed rows go by sObject Collections upsert,
+    ``collections_size`` records a call; more go by one Bulk API 2.0 ingest job.  Dataverse:
+    UpsertMultiple with ``dataverse_chunk_size`` records a request, falling back to ``$batch``
+    (continue on error) for a chunk the CRM refuses as a whole.
+    """
 
     enabled: bool = True
     bulk_threshold: int = Field(default=2000, ge=0)
-    batch_size: int = Field(default=200, ge=1, le=1000)
+    collections_size: int = Field(default=200, ge=1, le=200)
+    dataverse_chunk_size: int = Field(default=500, ge=100, le=1000)
+    bulk_poll_timeout_seconds: float = Field(default=3600.0, gt=0)
     sources: dict[str, WritebackTarget] = Field(default_factory=dict)
+
+    def target(self, source: str) -> WritebackTarget:
+        """The settings of ``source`` (defaults when the file says nothing about it)."""
+        return self.sources.get(source, WritebackTarget())
 
 
 # --------------------------------------------------------------------------- schedule
