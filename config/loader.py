@@ -94,7 +94,7 @@ def _cross_section_problems(raw: Mapping[str, Any], file: str) -> list[ConfigPro
     """Checks across sections, made on the raw document so they show beside the others."""
     problems: list[ConfigProblem] = []
     sources = raw.get("sources")
-    kinds: dict[str, Any] = (
+    kinds: dict[Any, Any] = (
         {s.get("name"): s.get("kind") for s in sources if isinstance(s, dict)}
         if isinstance(sources, list)
         else {}

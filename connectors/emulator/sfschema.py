@@ -80,7 +80,9 @@ _TIERS = (("key", "Key"), ("growth", "Growth"), ("maintain", "Maintain"), ("non_
 _BANDS = (("green", "Green"), ("amber", "Amber"), ("red", "Red"))
 
 SCORE_FIELDS: tuple[FieldDef, ...] = (
-    _custom("KAM_Account__c", "reference", "Account", nullable=False, reference_to=("Account",)),
+    # not required, so a deleted account clears it instead of being blocked (deleteConstraint
+    # SetNull, as kamsync's DX source deploys it)
+    _custom("KAM_Account__c", "reference", "Account", reference_to=("Account",)),
     _custom(
         "KAM_Ext_Id__c",
         "string",
