@@ -10,6 +10,7 @@ and which exit code the CLI maps it to.
     KamsyncError                        exit 1 unless said otherwise
     ├── ConfigError                     exit 2: the file, the key and what is wrong
     ├── UsageError                      exit 2: bad command-line arguments
+    │   └── StalePlanError              a write-back plan made for another source or state
     ├── WarehouseError                  the DuckDB file cannot be used
     │   ├── SchemaVersionError          the file was written by a newer kamsync
     │   └── WarehouseBusyError          another kamsync job holds the warehouse
@@ -74,6 +75,10 @@ class UsageError(KamsyncError):
     """The command line asks for something that cannot be done."""
 
     exit_code: ClassVar[int] = 2
+
+
+class StalePlanError(UsageError):
+    """A write-back plan (``--plan FILE``) does not fit the warehouse or the configuration now."""
 
 
 class WarehouseError(KamsyncError):

@@ -1,0 +1,123 @@
+"""``kamsync writeback [--source NAME] [--dry-run] [--plan FILE]``.
+
+The CLI finds this module through the ``kamsync.commands`` entry point (``sync`` never imports
+``writeback``).  :func:`writeback_job` is the same work without printing, declared as the
+``writeback`` entry point of ``kamsync.jobs`` for ``kamsync run`` and the scheduler.
+
+* no option: push every changed score record of every enabled source;
+* ``--dry-run``: send nothing; write a plan (JSON: counts, and per record the field-level before,
+  as read from the CRM, and after) to ``--plan FILE`` or to ``kamsync-plan-<time>.json``;
+* ``--plan FILE``: apply exactly that plan, refusing it if the warehouse, the source or its CRM
+  is no longer what the plan was made for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+from config.model import KamsyncConfig
+from writeback.plan import write_plan
+from writeback.runner import ProgressCallback, WritebackResult, run_writeback
+
+if TYPE_CHECKING:
+    from sync.cli import App
+
+
+def register(commands: argparse._SubParsersAction[Any]) -> None:
+    """Add ``writeback``."""
+    parser = commands.add_parser(
+        "writeback",
+        help="push changed scores into kamsync's custom objects in each CRM",
+        description="Push the score records whose payload changed since the CRM last confirmed "
+        "it, into KAM_Account_Score__c (Salesforce) and kam_accountscore (Dataverse).",
+    )
+    parser.add_argument("--source", metavar="NAME", help="write back to this source only")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="send nothing: write a plan of what would change (field-level before and after)",
+    )
+    parser.add_argument(
+        "--plan",
+        metavar="FILE",
+        type=Path,
+        help="with --dry-run: where to write the plan; without: apply exactly this plan",
+    )
+    parser.set_defaults(handler=writeback)
+
+
+def writeback_job(
+    config: KamsyncConfig,
+    progress: ProgressCallback | None = None,
+    *,
+    source: str | None = None,
+    config_file: str = "kamsync.toml",
+) -> WritebackResult:
+    """Push changed scores of every enabled source; raise when any row was not confirmed."""
+    result = run_writeback(config, source=source, config_file=config_file, progress=progress)
+    result.raise_for_status()
+    return result
+
+
+def writeback(app: App) -> int:
+    """Handler of ``kamsync writeback``."""
+    args = app.args
+    dry_run: bool = args.dry_run
+    plan: Path | None = args.plan
+    result = run_writeback(
+        app.config,
+        source=args.source,
+        dry_run=dry_run,
+        plan_file=None if dry_run else plan,
+        config_file=str(app.config_path),
+        progress=_progress(Console(stderr=True)),
+    )
+    out = Console()
+    print_summary(result, out)
+    if dry_run:
+        target = plan or Path(f"kamsync-plan-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json")
+        write_plan(target, result.plans)
+        out.print(
+            f"plan: {target} (nothing was sent; apply it with `kamsync writeback --plan {target}`)"
+        )
+    result.raise_for_status()
+    return 0
+
+
+def print_summary(result: WritebackResult, console: Console) -> None:
+    """One row per source: what was desired, changed, sent and confirmed."""
+    title = "write-back plan (dry run)" if result.dry_run else f"writeback {result.run_id}"
+    table = Table(title=title)
+    headers = ["source", "object", "status", "records", "unchanged", "create", "update"]
+    if not result.dry_run:
+        headers += ["succeeded", "failed", "unprocessed", "requests"]
+    for header in [*headers, "API calls"]:
+        table.add_column(header)
+    for s in result.sources:
+        row = [s.source, s.target, s.status, f"{s.desired:,}", f"{s.unchanged:,}"]
+        row += [f"{s.creates:,}", f"{s.updates:,}"]
+        if not result.dry_run:
+            requests = ", ".join(f"{m} {n}" for m, n in sorted(s.requests.items())) or "-"
+            row += [f"{s.succeeded:,}", f"{s.failed:,}", f"{s.unprocessed:,}", requests]
+        table.add_row(*row, f"{s.api_calls:,}")
+    console.print(table)
+    if not result.sources:
+        console.print("write-back is disabled for every source in the configuration")
+
+
+def _progress(console: Console) -> ProgressCallback:
+    def report(source: str, method: str, done: int, total: int) -> None:
+        line = f"writeback: {source}: {done:,}/{total:,} records sent ({method})"
+        if console.is_terminal:
+            console.print(line, style="dim", highlight=False)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    return report
