@@ -165,16 +165,40 @@ class SalesforceWriter:
         finished = False
         try:
             data = to_csv(columns, records)
-            self.connector._call(
-                f"bulk upsert {obj}", lambda: client().upload_job_data(job_id, data)
-            )
-            self.connector._call(f"bulk upsert {obj}", lambda: client().close_job(job_id))
+            self._upload(obj, job_id, data, client)
+            self._close(obj, job_id, client)
             info = self._wait(obj, job_id, client)
             finished = True
             return self._bulk_results(obj, job_id, ext_field, ext_ids, info, client)
         finally:
             if not finished:
                 self._abort(obj, job_id, client)
+
+    def _upload(self, obj: str, job_id: str, data: str, client: BulkClient) -> None:
+        try:
+            self.connector._call(
+                f"bulk upsert {obj}", lambda: client().upload_job_data(job_id, data)
+            )
+        except RequestRejectedError as exc:
+            # the job takes one upload; "multiple contents" means the CRM had our upload already
+            # (its answer was lost and the session sent it again)
+            if exc.code != "INVALIDJOBSTATE" or "multiple contents" not in str(exc).lower():
+                raise
+            log.info("%s: bulk job %s already had its data", self.source, job_id)
+
+    def _close(self, obj: str, job_id: str, client: BulkClient) -> None:
+        try:
+            self.connector._call(f"bulk upsert {obj}", lambda: client().close_job(job_id))
+        except RequestRejectedError as exc:
+            # closed already: an earlier attempt reached the CRM and its answer was lost
+            if exc.code != "INVALIDJOBSTATE":
+                raise
+            info = self.connector._call(
+                f"bulk upsert {obj}", lambda: client().get_job(job_id, False)
+            )
+            if not isinstance(info, dict) or info.get("state") in (None, "Open", "Aborted"):
+                raise
+            log.info("%s: bulk job %s was closed already", self.source, job_id)
 
     def _wait(self, obj: str, job_id: str, client: BulkClient) -> Json:
         waited, delay = 0.0, 0.5

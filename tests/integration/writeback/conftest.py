@@ -1,0 +1,254 @@
+"""Write-back against the emulator: a scored warehouse built once, a fresh org per test.
+
+The session fixture generates the seeded world, syncs the Salesforce org with the real engine,
+adds the Dataverse org's accounts to ``crm.accounts``, and runs the analysis (as-of date and
+scoring time fixed).  Each test then gets a fresh emulator serving the same world (same seed,
+same ids, no score records yet) and its own copy of that warehouse, through :class:`Bench`.
+
+After every test, the emulator's write log must show writes to kamsync's custom objects only.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from analytics.runner import run_analysis
+from config.model import KamsyncConfig
+from connectors.emulator.emulator import Emulator
+from sync.warehouse import Warehouse
+from tests.integration.sync_support import load, sync_in_process
+from writeback.crm import CrmTarget
+from writeback.payload import TargetMap
+from writeback.runner import (
+    SourceConfig,
+    WritebackResult,
+    default_target_factory,
+    run_writeback,
+)
+
+SEED = 11
+ACCOUNTS = 300
+AS_OF = date(2025, 6, 30)
+SCORED_AT = datetime(2025, 6, 30, 18, 30, 15, 123456, tzinfo=UTC)
+SF_OBJECT = "KAM_Account_Score__c"
+DV_TABLE = "kam_accountscore"
+OWN_OBJECTS = frozenset({SF_OBJECT, DV_TABLE})
+
+
+def env_for(emulator: Emulator) -> dict[str, str]:
+    """The environment variables the test configs name."""
+    creds = emulator.credentials()
+    return {
+        "KAMSYNC_SF_CLIENT_ID": creds["salesforce"]["client_id"],
+        "KAMSYNC_SF_CLIENT_SECRET": creds["salesforce"]["client_secret"],
+        "KAMSYNC_DV_CLIENT_ID": creds["dynamics"]["client_id"],
+        "KAMSYNC_DV_CLIENT_SECRET": creds["dynamics"]["client_secret"],
+    }
+
+
+def write_config(directory: Path, emulator: Emulator, extra: str = "") -> Path:
+    """A kamsync.toml with the emulator's two orgs as sources ``sf`` and ``dv``."""
+    creds = emulator.credentials()
+    path = directory / "kamsync.toml"
+    path.write_text(
+        f"""
+[warehouse]
+path = "kamsync.duckdb"
+lock_wait_seconds = 0
+
+[[sources]]
+name = "sf"
+kind = "salesforce"
+instance_url = "{creds["salesforce"]["instance_url"]}"
+login_url = "{creds["salesforce"]["login_url"]}"
+client_id_env = "KAMSYNC_SF_CLIENT_ID"
+client_secret_env = "KAMSYNC_SF_CLIENT_SECRET"
+ca_bundle = "{emulator.ca_file}"
+max_retries = 8
+
+[[sources]]
+name = "dv"
+kind = "dynamics"
+url = "{creds["dynamics"]["url"]}"
+authority = "{creds["dynamics"]["authority"]}"
+client_id_env = "KAMSYNC_DV_CLIENT_ID"
+client_secret_env = "KAMSYNC_DV_CLIENT_SECRET"
+ca_bundle = "{emulator.ca_file}"
+max_retries = 8
+
+[analytics]
+as_of = {AS_OF.isoformat()}
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _add_dataverse_accounts(con: duckdb.DuckDBPyConnection, emulator: Emulator) -> None:
+    """The Dataverse org's live accounts as crm.accounts rows of source ``dv``."""
+    rows = [
+        (
+            f"dv:{r['accountid']}",
+            "dv",
+            r["accountid"],
+            r.get("name"),
+            r.get("address1_country"),
+            r.get("revenue"),
+            r.get("numberofemployees"),
+            r.get("new_walletestimate"),
+        )
+        for r in emulator.world.dynamics.live("account")
+        if r.get("statecode", 0) == 0
+    ]
+    con.executemany(
+        "insert into crm.accounts (account_key, source, source_id, name, country, "
+        "annual_revenue, employees, wallet_estimate_crm) values (?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+@pytest.fixture(scope="session")
+def scored_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding a synced and analysed warehouse of the seeded world."""
+    directory = tmp_path_factory.mktemp("writeback-template")
+    with Emulator(seed=SEED, accounts=ACCOUNTS, as_of=AS_OF) as emulator:
+        env = env_for(emulator)
+        config = load(write_config(directory, emulator), env)
+        only_sf = config.model_copy(
+            update={"sources": tuple(s for s in config.sources if s.kind == "salesforce")}
+        )
+        result = sync_in_process(only_sf, env)
+        assert result.ok, [s.error for s in result.sources]
+        with Warehouse(config.warehouse).session(job="analyze") as con:
+            _add_dataverse_accounts(con, emulator)
+            run_analysis(con, config.analytics, now=SCORED_AT)
+    (directory / "kamsync.toml").unlink()
+    return directory
+
+
+@dataclass
+class Bench:
+    """A fresh emulator, a copy of the scored warehouse, a config, and ways to run write-back."""
+
+    emulator: Emulator
+    directory: Path
+    env: dict[str, str]
+    extra: str = ""
+    sleeps: list[float] = field(default_factory=list)
+
+    @property
+    def config_path(self) -> Path:
+        return self.directory / "kamsync.toml"
+
+    @property
+    def config(self) -> KamsyncConfig:
+        return load(write_config(self.directory, self.emulator, self.extra), self.env)
+
+    @property
+    def engine(self) -> Path:
+        return self.config.warehouse.work_path
+
+    def factory(
+        self, wrap: Callable[[CrmTarget], CrmTarget] | None = None
+    ) -> Callable[[SourceConfig, TargetMap], CrmTarget]:
+        base = default_target_factory(self.config, env=self.env, sleep=self.sleeps.append)
+
+        def open_target(source: SourceConfig, target: TargetMap) -> CrmTarget:
+            opened = base(source, target)
+            return wrap(opened) if wrap is not None else opened
+
+        return open_target
+
+    def run(
+        self,
+        *,
+        source: str | None = None,
+        dry_run: bool = False,
+        plan_file: Path | None = None,
+        wrap: Callable[[CrmTarget], CrmTarget] | None = None,
+    ) -> WritebackResult:
+        return run_writeback(
+            self.config,
+            source=source,
+            dry_run=dry_run,
+            plan_file=plan_file,
+            config_file=str(self.config_path),
+            open_target=self.factory(wrap),
+        )
+
+    def sql(self, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        con = duckdb.connect(str(self.engine))
+        try:
+            return con.execute(query, params or []).fetchall()
+        finally:
+            con.close()
+
+    def log(self, run_id: str) -> dict[str, dict[str, Any]]:
+        rows = self.sql(
+            "select external_id, action, status, before, after, error_code, error_message, "
+            "method from ops.writeback_log where run_id = ?",
+            [run_id],
+        )
+        names = ("action", "status", "before", "after", "error_code", "error_message", "method")
+        return {r[0]: dict(zip(names, r[1:], strict=True)) for r in rows}
+
+    def ledger(self, source: str) -> dict[str, str]:
+        return dict(
+            self.sql(
+                "select external_id, payload_hash from ops.writeback_ledger where source = ?",
+                [source],
+            )
+        )
+
+    def change_scores(self, source: str, count: int, *, offset: int = 0) -> list[str]:
+        """Move the health score of ``count`` accounts of ``source``; their account keys."""
+        keys = [
+            r[0]
+            for r in self.sql(
+                "select account_key from kam.account_scores where source = ? "
+                "order by account_key limit ? offset ?",
+                [source, count, offset],
+            )
+        ]
+        self.sql(
+            "update kam.account_scores set health_score = coalesce(health_score, 0) + 1.25 "
+            "where account_key in (select unnest(?))",
+            [keys],
+        )
+        return keys
+
+    def sf_records(self) -> dict[str, dict[str, Any]]:
+        store = self.emulator.world.salesforce
+        return {r["KAM_Ext_Id__c"]: r for r in store.live(SF_OBJECT)}
+
+    def dv_records(self) -> dict[str, dict[str, Any]]:
+        store = self.emulator.world.dynamics
+        return {r["kam_extid"]: r for r in store.live(DV_TABLE)}
+
+    def writes(self, crm: str | None = None) -> int:
+        return len(self.emulator.write_log(crm))
+
+
+@pytest.fixture
+def bench(scored_template: Path, tmp_path: Path) -> Iterator[Bench]:
+    """A fresh emulator of the same world and a private copy of the scored warehouse."""
+    for item in scored_template.iterdir():
+        shutil.copy2(item, tmp_path / item.name)
+    with Emulator(seed=SEED, accounts=ACCOUNTS, as_of=AS_OF) as emulator:
+        bench = Bench(emulator, tmp_path, env_for(emulator))
+        yield bench
+        foreign = [
+            (crm, e.table, e.api, e.operation)
+            for crm, e in emulator.write_log_entries()
+            if e.table not in OWN_OBJECTS
+        ]
+        assert foreign == [], "a write reached an object that is not kamsync's own"
