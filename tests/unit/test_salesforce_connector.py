@@ -224,7 +224,7 @@ def test_full_pass_counts_then_pages_rest_within_a_window_ending_at_the_org_cloc
             "User,Account,Contact,Product2,Opportunity,OpportunityLineItem,OpportunityContactRole,Task,Event"
         ]
     }
-    query = [c for c in responses.calls if "queryAll" in c.request.url][0]
+    query = next(c for c in responses.calls if "queryAll" in c.request.url)
     assert _soql(query) == f"SELECT {', '.join(FIELDS)} FROM Account WHERE SystemModstamp < {UPPER}"
     assert query.request.headers["Sforce-Query-Options"] == "batchSize=2000"
 
