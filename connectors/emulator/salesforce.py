@@ -344,6 +344,8 @@ class SalesforceApp:
             return self._get_only(method, lambda: self._query_route(request, version, parts))
         if head == "limits" and len(parts) == 1:
             return self._get_only(method, self._limits)
+        if head == "limits" and parts[1:] == ["recordCount"]:
+            return self._get_only(method, lambda: self._record_count(request))
         if head == "sobjects":
             return self._sobjects(request, version, parts[1:])
         if head == "composite":
@@ -388,6 +390,22 @@ class SalesforceApp:
                 "FileStorageMB": {"Max": 1024, "Remaining": 1024},
             }
         )
+
+    def _record_count(self, request: Request) -> Response:
+        """``limits/recordCount``: live records per object; unknown names are left out."""
+        asked = request.param("sObjects")
+        names = (
+            [n.strip() for n in asked.split(",") if n.strip()] if asked else list(self.store.tables)
+        )
+        counts = []
+        for name in names:
+            try:
+                table = self.store.table(name)
+            except KeyError:
+                continue
+            live = sum(1 for record in table.rows.values() if not record.get("IsDeleted"))
+            counts.append({"count": live, "name": table.name})
+        return json_response({"sObjects": counts})
 
     # ------------------------------------------------------------------ query
 

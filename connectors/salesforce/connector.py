@@ -124,6 +124,7 @@ class SalesforceConnector:
         self.server_time: datetime | None = None
         self._limit_header: str | None = None
         self._sf: Salesforce | None = None
+        self._record_counts: dict[str, int] | None = None
         self.session.on_response.append(self._observe)
         self._auth_session.on_response.append(self._observe_time)
         self.session.reauthenticate = self._reauthenticate
@@ -250,8 +251,8 @@ class SalesforceConnector:
 
     # ------------------------------------------------------------------ discover
 
-    def _restful(self, path: str) -> Any:
-        return self.sf.restful(path)
+    def _restful(self, path: str, params: dict[str, str] | None = None) -> Any:
+        return self.sf.restful(path, params=params)
 
     def discover(self, objects: Sequence[str]) -> list[ObjectSchema]:
         """Describe each object."""
@@ -346,7 +347,7 @@ class SalesforceConnector:
             return
         statement = self._window_soql(schema, checkpoint, schema.column_names)
         if checkpoint["mode"] == "full":
-            total = self._count(schema, checkpoint)
+            total = self._full_size(schema, checkpoint)
             if total > self.config.bulk_threshold:
                 yield from self._bulk_start(
                     schema, checkpoint, statement, "records", query_all=True
@@ -368,6 +369,33 @@ class SalesforceConnector:
         yield from self._rest_pages(
             schema, checkpoint, None, "records", first=first, calls_before=calls
         )
+
+    def _full_size(self, schema: ObjectSchema, checkpoint: Json) -> int:
+        """About how many records a full pass reads: the org's record counts, fetched once for
+        every configured object (``limits/recordCount``), else ``COUNT()``."""
+        if self._record_counts is None:
+            self._record_counts = self._fetch_record_counts()
+        known = self._record_counts.get(schema.name.lower())
+        return known if known is not None else self._count(schema, checkpoint)
+
+    def _fetch_record_counts(self) -> dict[str, int]:
+        names = ",".join(soql.identifier(o) for o in self.config.objects)
+        try:
+            body = self._call(
+                "record counts",
+                partial(self._restful, "limits/recordCount", {"sObjects": names}),
+            )
+        except RequestRejectedError as exc:  # e.g. no "View Setup and Configuration"
+            log.info("%s: record counts unavailable (%s); counting per object", self.source, exc)
+            return {}
+        items = body.get("sObjects") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            return {}
+        return {
+            str(item["name"]).lower(): int(item["count"])
+            for item in items
+            if isinstance(item, dict) and "name" in item and isinstance(item.get("count"), int)
+        }
 
     def _count(self, schema: ObjectSchema, checkpoint: Json) -> int:
         if schema.cursor_field is None:
@@ -620,7 +648,7 @@ class SalesforceConnector:
             return
         full = {**checkpoint, "since": None}
         statement = self._window_soql(schema, full, ("Id",))
-        if self._count(schema, full) > self.config.bulk_threshold:
+        if self._full_size(schema, full) > self.config.bulk_threshold:
             yield from self._bulk_start(schema, checkpoint, statement, "reconcile", query_all=False)
             return
         yield from self._rest_pages(schema, checkpoint, statement, "reconcile", ids_only=True)

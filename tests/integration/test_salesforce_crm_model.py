@@ -13,7 +13,12 @@ import duckdb
 import pytest
 
 from connectors.emulator.emulator import Emulator
-from tests.integration.sync_support import load, salesforce_env, sync_in_process, write_salesforce_config
+from tests.integration.sync_support import (
+    load,
+    salesforce_env,
+    sync_in_process,
+    write_salesforce_config,
+)
 
 AS_OF = date(2026, 6, 30)  # well before the wall clock: no event ends while the test runs
 
@@ -93,7 +98,9 @@ def test_parent_cycle_is_flagged_and_others_reach_their_top(synced: tuple[Emulat
         return account
 
     expected = {(_key(a), _key(top(a)), top(a) is None) for a in parents}
-    landed = _rows(db, "select account_key, ultimate_parent_key, has_parent_cycle from crm.accounts")
+    landed = _rows(
+        db, "select account_key, ultimate_parent_key, has_parent_cycle from crm.accounts"
+    )
     assert landed == expected
     assert sum(1 for _, _, cycle in landed if cycle) == 3
 
@@ -101,19 +108,42 @@ def test_parent_cycle_is_flagged_and_others_reach_their_top(synced: tuple[Emulat
 def test_contacts_opportunities_and_lines(synced: tuple[Emulator, Path]) -> None:
     emulator, db = synced
     store = emulator.world.salesforce
-    roles = {"Decision Maker": "decision_maker", "Influencer": "influencer", "User": "user", "Gatekeeper": "gatekeeper"}
+    roles = {
+        "Decision Maker": "decision_maker",
+        "Influencer": "influencer",
+        "User": "user",
+        "Gatekeeper": "gatekeeper",
+    }
     contacts = {
-        (_key(c["Id"]), _key(c.get("AccountId")), roles.get(c.get("Buying_Role__c") or ""), c.get("Buying_Role__c") == "Decision Maker")
+        (
+            _key(c["Id"]),
+            _key(c.get("AccountId")),
+            roles.get(c.get("Buying_Role__c") or ""),
+            c.get("Buying_Role__c") == "Decision Maker",
+        )
         for c in store.live("Contact")
     }
-    assert _rows(db, "select contact_key, account_key, buying_role, is_decision_maker from crm.contacts") == contacts
-    categories = {"Pipeline": "pipeline", "Best Case": "best_case", "Commit": "commit", "Closed": "closed", "Omitted": "omitted"}
+    assert (
+        _rows(
+            db, "select contact_key, account_key, buying_role, is_decision_maker from crm.contacts"
+        )
+        == contacts
+    )
+    categories = {
+        "Pipeline": "pipeline",
+        "Best Case": "best_case",
+        "Commit": "commit",
+        "Closed": "closed",
+        "Omitted": "omitted",
+    }
     opportunities = {
         (
             _key(o["Id"]),
             _key(o["AccountId"]),
             _plain(o.get("Amount")),
-            _plain(Decimal(str(o["Probability"])) / 100) if o.get("Probability") is not None else None,
+            _plain(Decimal(str(o["Probability"])) / 100)
+            if o.get("Probability") is not None
+            else None,
             o["IsClosed"],
             o["IsWon"],
             o["CloseDate"],
@@ -122,16 +152,31 @@ def test_contacts_opportunities_and_lines(synced: tuple[Emulator, Path]) -> None
         )
         for o in store.live("Opportunity")
     }
-    assert _rows(
-        db,
-        "select opportunity_key, account_key, amount, probability, is_closed, is_won, close_date, "
-        "stage, forecast_category from crm.opportunities",
-    ) == opportunities
+    assert (
+        _rows(
+            db,
+            "select opportunity_key, account_key, amount, probability, is_closed, is_won, close_date, "
+            "stage, forecast_category from crm.opportunities",
+        )
+        == opportunities
+    )
     lines = {
-        (_key(li["Id"]), _key(li["OpportunityId"]), _key(li["Product2Id"]), _plain(li["Quantity"]), _plain(li["TotalPrice"]))
+        (
+            _key(li["Id"]),
+            _key(li["OpportunityId"]),
+            _key(li["Product2Id"]),
+            _plain(li["Quantity"]),
+            _plain(li["TotalPrice"]),
+        )
         for li in store.live("OpportunityLineItem")
     }
-    assert _rows(db, "select line_key, opportunity_key, product_key, quantity, total_price from crm.opportunity_lines") == lines
+    assert (
+        _rows(
+            db,
+            "select line_key, opportunity_key, product_key, quantity, total_price from crm.opportunity_lines",
+        )
+        == lines
+    )
 
 
 def test_activities(synced: tuple[Emulator, Path]) -> None:

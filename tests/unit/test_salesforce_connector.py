@@ -89,6 +89,21 @@ def _describe() -> None:
     responses.get(f"{API}/sobjects/Account/describe", json=DESCRIBE, headers={"Date": DATE})
 
 
+def _record_count(count: int, status: int = 200) -> None:
+    if status != 200:
+        responses.get(
+            f"{API}/limits/recordCount",
+            status=status,
+            json=[{"errorCode": "INSUFFICIENT_ACCESS", "message": "insufficient access rights"}],
+        )
+        return
+    responses.get(
+        f"{API}/limits/recordCount",
+        json={"sObjects": [{"count": count, "name": "Account"}]},
+        headers={"Date": DATE},
+    )
+
+
 def _soql(call: Any) -> str:
     return parse_qs(urlsplit(call.request.url).query)["q"][0]
 
@@ -174,15 +189,7 @@ def test_full_pass_counts_then_pages_rest_within_a_window_ending_at_the_org_cloc
 ) -> None:
     _token()
     _describe()
-    responses.get(
-        f"{API}/queryAll/",
-        json={"totalSize": 3, "done": True, "records": []},
-        match=[
-            responses.matchers.query_param_matcher(
-                {"q": f"SELECT COUNT() FROM Account WHERE SystemModstamp < {UPPER}"}
-            )
-        ],
-    )
+    _record_count(3)
     responses.get(
         f"{API}/queryAll/",
         json={
@@ -212,7 +219,12 @@ def test_full_pass_counts_then_pages_rest_within_a_window_ending_at_the_org_cloc
     )
     assert isinstance(second.records, Records) and second.records.rows[0][1] == "O'Brien & Co"
     assert last.done and last.cursor == {"upper": "2026-07-01T12:00:00+00:00"}
-    query = [c for c in responses.calls if "queryAll" in c.request.url][1]
+    assert parse_qs(urlsplit(responses.calls[2].request.url).query) == {
+        "sObjects": [
+            "User,Account,Contact,Product2,Opportunity,OpportunityLineItem,OpportunityContactRole,Task,Event"
+        ]
+    }
+    query = next(c for c in responses.calls if "queryAll" in c.request.url)
     assert _soql(query) == f"SELECT {', '.join(FIELDS)} FROM Account WHERE SystemModstamp < {UPPER}"
     assert query.request.headers["Sforce-Query-Options"] == "batchSize=2000"
 
@@ -257,7 +269,7 @@ def test_window_older_than_get_deleted_keeps_reconciles_live_ids(
     _token()
     _describe()
     responses.get(f"{API}/queryAll/", json={"totalSize": 0, "done": True, "records": []})
-    responses.get(f"{API}/queryAll/", json={"totalSize": 2, "done": True, "records": []})
+    _record_count(2)
     responses.get(
         f"{API}/query/",
         json={
@@ -305,6 +317,7 @@ def test_budget_stops_before_the_request_that_would_pass_it(
 def test_body_that_is_not_json_is_malformed(connector: SalesforceConnector) -> None:
     _token()
     _describe()
+    _record_count(1)
     responses.get(f"{API}/queryAll/", body="<html>oops</html>", content_type="application/json")
     [schema] = connector.discover(["Account"])
 
@@ -316,7 +329,7 @@ def test_body_that_is_not_json_is_malformed(connector: SalesforceConnector) -> N
 def test_record_missing_a_field_is_malformed(connector: SalesforceConnector) -> None:
     _token()
     _describe()
-    responses.get(f"{API}/queryAll/", json={"totalSize": 1, "done": True, "records": []})
+    _record_count(1)
     incomplete = _record(1)
     del incomplete["AnnualRevenue"]
     responses.get(f"{API}/queryAll/", json={"totalSize": 1, "done": True, "records": [incomplete]})
@@ -332,7 +345,7 @@ def test_record_missing_a_field_is_malformed(connector: SalesforceConnector) -> 
 def test_expired_session_reauthenticates_once_and_replays(connector: SalesforceConnector) -> None:
     _token()
     _describe()
-    responses.get(f"{API}/queryAll/", json={"totalSize": 1, "done": True, "records": []})
+    _record_count(1)
     responses.get(
         f"{API}/queryAll/",
         status=401,
@@ -358,7 +371,7 @@ def test_expired_query_locator_restarts_the_phase(connector: SalesforceConnector
         status=400,
         json=[{"message": "invalid query locator", "errorCode": "INVALID_QUERY_LOCATOR"}],
     )
-    responses.get(f"{API}/queryAll/", json={"totalSize": 2, "done": True, "records": []})
+    _record_count(2)
     responses.get(
         f"{API}/queryAll/", json={"totalSize": 2, "done": True, "records": [_record(1), _record(2)]}
     )
@@ -435,3 +448,22 @@ def test_short_window_widens_get_deleted_backwards(connector: SalesforceConnecto
     query = parse_qs(urlsplit(responses.calls[-1].request.url).query)
     assert query["start"][0].startswith("2026-07-01T11:58:00")
     assert query["end"][0].startswith("2026-07-01T12:00:00")
+
+
+@responses.activate
+def test_without_record_count_access_a_full_pass_counts_the_object(
+    connector: SalesforceConnector,
+) -> None:
+    _token()
+    _describe()
+    _record_count(0, status=403)
+    responses.get(f"{API}/queryAll/", json={"totalSize": 1, "done": True, "records": []})
+    responses.get(f"{API}/queryAll/", json={"totalSize": 1, "done": True, "records": [_record(1)]})
+    [schema] = connector.discover(["Account"])
+
+    pages = list(connector.read(schema, StreamState()))
+
+    assert pages[0].record_count == 1
+    assert (
+        _soql(responses.calls[3]) == f"SELECT COUNT() FROM Account WHERE SystemModstamp < {UPPER}"
+    )
