@@ -11,6 +11,8 @@
   injectable so retry schedules are tested without waiting.
 * **Re-authentication.**  On HTTP 401 the session calls ``reauthenticate`` once, replaces the
   ``Authorization`` header and replays the request; a second 401 is returned to the caller.
+  The session remembers which header replaced which, so a later retry of the same request (after
+  a 429, say) is sent with the new token, never with the one the CRM already refused.
 * **Counting.**  Every request sent (retries included) counts as an API call; ``on_response``
   hooks see every response (to read ``Sforce-Limit-Info`` or ``x-ms-ratelimit-*`` headers).
 """
@@ -162,6 +164,7 @@ class CrmSession(requests.Session):
         self.retries = 0
         self.on_response: list[ResponseHook] = []
         self.reauthenticate: Callable[[], str] | None = None
+        self._renewed: dict[str, str] = {}  # refused Authorization header -> its replacement
         self._lock = threading.Lock()
 
     def request(
@@ -190,18 +193,44 @@ class CrmSession(requests.Session):
     def _attempt(
         self, method: str, url: str | bytes, *args: Any, **kwargs: Any
     ) -> requests.Response:
+        headers = dict(kwargs.get("headers") or {})
+        stale = self._authorization(headers)
+        with self._lock:
+            renewed = self._renewed.get(stale) if stale else None
+        if renewed is not None:
+            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            headers["Authorization"] = renewed
+            kwargs["headers"] = headers
         response = self._send_counted(method, url, *args, **kwargs)
         if response.status_code == 401 and self.reauthenticate is not None:
             log.info(
                 "%s: session rejected (HTTP 401); re-authenticating once", self.source or "crm"
             )
-            headers = dict(kwargs.get("headers") or {})
+            refused = self._authorization(headers)
+            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
             headers["Authorization"] = self.reauthenticate()
+            self._remember(refused, headers["Authorization"])
             kwargs["headers"] = headers
             response = self._send_counted(method, url, *args, **kwargs)
         if response.status_code in RETRY_STATUSES:
             raise _RetryableResponse(response)
         return response
+
+    @staticmethod
+    def _authorization(headers: Mapping[str, Any]) -> str | None:
+        for key, value in headers.items():
+            if key.lower() == "authorization" and isinstance(value, str):
+                return value
+        return None
+
+    def _remember(self, refused: str | None, fresh: str) -> None:
+        if refused is None or refused == fresh:
+            return
+        with self._lock:
+            for old, new in list(self._renewed.items()):
+                if new == refused:
+                    self._renewed[old] = fresh
+            self._renewed[refused] = fresh
 
     def _send_counted(
         self, method: str, url: str | bytes, *args: Any, **kwargs: Any

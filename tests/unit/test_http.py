@@ -147,3 +147,22 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert parse_retry_after("Thu, 01 Jan 2026 12:00:30 GMT", now) == 30.0
     assert parse_retry_after("garbage", now) is None
     assert parse_retry_after(None, now) is None
+
+
+@responses.activate
+def test_a_retry_after_renewing_the_token_does_not_send_the_refused_one_again() -> None:
+    url = "https://crm.example.test/api"
+    responses.get(url, status=401)  # the token expired
+    responses.get(url, status=429, headers={"Retry-After": "2"})  # the replay is throttled
+    responses.get(url, json={"ok": True})
+    sleeps: list[float] = []
+    session = _session(sleeps)
+    tokens = iter(["Bearer fresh-token", "Bearer fresher-token"])
+    session.reauthenticate = lambda: next(tokens)
+
+    response = session.get(url, headers={"Authorization": "Bearer stale-token"})
+
+    assert response.json() == {"ok": True}
+    sent = [call.request.headers["Authorization"] for call in responses.calls]
+    assert sent == ["Bearer stale-token", "Bearer fresh-token", "Bearer fresh-token"]
+    assert sleeps == [2.0]

@@ -10,6 +10,7 @@ After every test, the emulator's write log must show writes to kamsync's custom 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -238,17 +239,31 @@ class Bench:
         return len(self.emulator.write_log(crm))
 
 
-@pytest.fixture
-def bench(scored_template: Path, tmp_path: Path) -> Iterator[Bench]:
-    """A fresh emulator of the same world and a private copy of the scored warehouse."""
-    for item in scored_template.iterdir():
-        shutil.copy2(item, tmp_path / item.name)
-    with Emulator(seed=SEED, accounts=ACCOUNTS, as_of=AS_OF) as emulator:
-        bench = Bench(emulator, tmp_path, env_for(emulator))
-        yield bench
+@contextlib.contextmanager
+def _bench(template: Path, directory: Path, *, with_score_object: bool = True) -> Iterator[Bench]:
+    for item in template.iterdir():
+        shutil.copy2(item, directory / item.name)
+    with Emulator(
+        seed=SEED, accounts=ACCOUNTS, as_of=AS_OF, with_score_object=with_score_object
+    ) as emulator:
+        yield Bench(emulator, directory, env_for(emulator))
         foreign = [
             (crm, e.table, e.api, e.operation)
             for crm, e in emulator.write_log_entries()
             if e.table not in OWN_OBJECTS
         ]
         assert foreign == [], "a write reached an object that is not kamsync's own"
+
+
+@pytest.fixture
+def bench(scored_template: Path, tmp_path: Path) -> Iterator[Bench]:
+    """A fresh emulator of the same world and a private copy of the scored warehouse."""
+    with _bench(scored_template, tmp_path) as made:
+        yield made
+
+
+@pytest.fixture
+def bare_bench(scored_template: Path, tmp_path: Path) -> Iterator[Bench]:
+    """As :func:`bench`, with neither org holding kamsync's score object yet."""
+    with _bench(scored_template, tmp_path, with_score_object=False) as made:
+        yield made
