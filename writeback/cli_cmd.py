@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.table import Table
 
 from config.model import KamsyncConfig
 from writeback.plan import write_plan
@@ -92,22 +91,26 @@ def writeback(app: App) -> int:
 
 
 def print_summary(result: WritebackResult, console: Console) -> None:
-    """One row per source: what was desired, changed, sent and confirmed."""
+    """A few lines per source: what was desired, changed, sent and confirmed."""
     title = "write-back plan (dry run)" if result.dry_run else f"writeback {result.run_id}"
-    table = Table(title=title)
-    headers = ["source", "object", "status", "records", "unchanged", "create", "update"]
-    if not result.dry_run:
-        headers += ["succeeded", "failed", "unprocessed", "requests"]
-    for header in [*headers, "API calls"]:
-        table.add_column(header)
+    console.print(title, style="bold", highlight=False)
     for s in result.sources:
-        row = [s.source, s.target, s.status, f"{s.desired:,}", f"{s.unchanged:,}"]
-        row += [f"{s.creates:,}", f"{s.updates:,}"]
-        if not result.dry_run:
-            requests = ", ".join(f"{m} {n}" for m, n in sorted(s.requests.items())) or "-"
-            row += [f"{s.succeeded:,}", f"{s.failed:,}", f"{s.unprocessed:,}", requests]
-        table.add_row(*row, f"{s.api_calls:,}")
-    console.print(table)
+        console.print(f"{s.source} -> {s.target}: {s.status}", highlight=False)
+        console.print(
+            f"  {s.desired:,} score records: {s.unchanged:,} unchanged, {s.creates:,} to create, "
+            f"{s.updates:,} to update",
+            highlight=False,
+        )
+        if not result.dry_run and (s.creates or s.updates):
+            requests = ", ".join(f"{m} x{n}" for m, n in sorted(s.requests.items())) or "none"
+            console.print(
+                f"  sent: {s.succeeded:,} confirmed, {s.failed:,} failed, {s.unprocessed:,} "
+                f"unprocessed; requests: {requests}",
+                highlight=False,
+            )
+        console.print(f"  API calls: {s.api_calls:,}", highlight=False)
+        if s.error:
+            console.print(f"  {s.error}", style="red", highlight=False)
     if not result.sources:
         console.print("write-back is disabled for every source in the configuration")
 
