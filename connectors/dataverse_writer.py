@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
+import orjson
 import requests
 
 from config.errors import (
@@ -225,7 +226,7 @@ class DataverseWriter:
             body["@odata.type"] = f"{NAMESPACE}.{table}"
             body["@odata.id"] = f"{entity_set}({key}={_literal(str(record[key]))})"
             targets.append(body)
-        payload = json.dumps({"Targets": targets}, ensure_ascii=False).encode("utf-8")
+        payload = orjson.dumps({"Targets": targets})
         self._request(
             "POST",
             f"{entity_set}/{NAMESPACE}.UpsertMultiple",

@@ -26,8 +26,9 @@ from connectors.base import ApiUsage
 from connectors.salesforce.connector import SalesforceConnector
 from connectors.salesforce.writer import SalesforceWriter
 from connectors.writes import Record, RowResult, TargetDescription
-from writeback.ledger import Change, known_record_ids
+from writeback.ledger import known_record_ids
 from writeback.payload import CrmKind, TargetMap, Value, normalise
+from writeback.records import Change
 
 BULK_JOB_BYTES = 90_000_000
 

@@ -18,8 +18,8 @@ from connectors.dataverse_access import MsalAccess
 from connectors.dataverse_writer import DataverseWriter, Lookup
 from connectors.writes import Record, TargetDescription
 from writeback.crm import Batch, CrmTarget, normalised_before, rejected_whole
-from writeback.ledger import Change
 from writeback.payload import CrmKind, TargetMap, Value
+from writeback.records import Change
 
 ACCOUNT_SET = "accounts"
 

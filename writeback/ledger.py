@@ -1,98 +1,25 @@
-"""The ledger of confirmed pushes, the diff against it, and the outcome log.
+"""The ledger of confirmed pushes and the outcome log.
 
 ``ops.writeback_ledger`` holds, per source and external id, the payload the CRM last confirmed
-and its hash.  A desired record is *changed* when it has no ledger row, its hash differs, or it
-was confirmed for another object; only changed records are sent.  The ledger moves only for rows
+and its hash (the diff against it is in :mod:`writeback.desired`).  The ledger moves only for rows
 the CRM confirmed, in the same transaction as their ``ops.writeback_log`` rows, so a failed or
 unprocessed row keeps its old hash and is sent again next run.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
 
 import duckdb
+import orjson
 import pyarrow as pa
 
-from connectors.writes import RowResult
-from writeback.desired import DesiredRecord, digest
 from writeback.payload import Value
-
-Action = Literal["create", "update"]
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    """The last payload the CRM confirmed for one record."""
-
-    external_id: str
-    target_object: str
-    crm_record_id: str | None
-    payload_hash: str
-    payload: Mapping[str, Value]
-
-
-@dataclass(frozen=True)
-class Change:
-    """A desired record that differs from the ledger, with what the ledger last had."""
-
-    record: DesiredRecord
-    previous: LedgerEntry | None
-
-    @property
-    def action(self) -> Action:
-        """create when kamsync never confirmed this record, else update."""
-        return "update" if self.previous is not None else "create"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One row's result, ready to log."""
-
-    change: Change
-    result: RowResult
-    action: Action
-    before: Mapping[str, Value] | None
-    method: str | None
-
-
-def load_ledger(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, LedgerEntry]:
-    """The ledger rows of ``source`` by external id."""
-    rows = con.execute(
-        "select external_id, target_object, crm_record_id, payload_hash, payload "
-        "from ops.writeback_ledger where source = ?",
-        [source],
-    ).fetchall()
-    return {row[0]: LedgerEntry(row[0], row[1], row[2], row[3], json.loads(row[4])) for row in rows}
-
-
-def ledger_digest(ledger: Mapping[str, LedgerEntry]) -> str:
-    """The fingerprint of a source's ledger."""
-    return digest(
-        (e.external_id, e.payload_hash, e.target_object)
-        for e in sorted(ledger.values(), key=lambda e: e.external_id)
-    )
-
-
-def diff(
-    desired: Sequence[DesiredRecord], ledger: Mapping[str, LedgerEntry], target_object: str
-) -> list[Change]:
-    """The desired records the ledger does not have as they are, in external-id order."""
-    changes: list[Change] = []
-    for record in desired:
-        entry = ledger.get(record.external_id)
-        if entry is not None and entry.target_object != target_object:
-            entry = None  # confirmed for another object: this one has never seen it
-        if entry is None or entry.payload_hash != record.payload_hash:
-            changes.append(Change(record, entry))
-    return changes
+from writeback.records import Change, Outcome
 
 
 def _json(value: Mapping[str, Value] | None) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return None if value is None else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def record_outcomes(

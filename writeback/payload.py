@@ -6,7 +6,8 @@ datetimes in UTC cut to the CRM's precision (Salesforce keeps milliseconds, Data
 dates as ``YYYY-MM-DD``, text cut to the field's length and empty text as null (both CRMs store
 an empty string as null).  Noise below the stored precision (``365637.00000000035``) therefore
 never makes a record look changed, and a value read back from the CRM compares equal to the one
-that was sent.
+that was sent.  :mod:`writeback.desired` does the same in SQL for the warehouse's rows; this
+module's :func:`normalise` serves values read back from the CRM (a test holds the two together).
 
 :class:`TargetMap` is one source's target: the object and, per :class:`ScoreField`, the CRM field
 name (after the configuration's overrides) and its :class:`Shape`.
@@ -14,10 +15,6 @@ name (after the configuration's overrides) and its :class:`Shape`.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -155,18 +152,6 @@ def _datetime(value: Any, fraction_digits: int) -> str:
     if fraction_digits:
         base += "." + f"{moment.microsecond:06d}"[:fraction_digits]
     return base + "Z"
-
-
-def payload_hash(values: Mapping[str, Value], volatile: frozenset[str]) -> str:
-    """SHA-256 of the normalised values, volatile fields left out."""
-    kept = {name: value for name, value in values.items() if name not in volatile}
-    text = json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def is_finite_number(value: Any) -> bool:
-    """True for an int or a finite float (what a normalised numeric value is)."""
-    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 # --------------------------------------------------------------------------- targets

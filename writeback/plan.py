@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from config.errors import StalePlanError, UsageError
-from writeback.ledger import Action, Change
 from writeback.payload import TargetMap, Value
+from writeback.records import Action, Change
 
 PLAN_FORMAT = "kamsync-writeback-plan"
 PLAN_VERSION = 1

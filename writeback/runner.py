@@ -17,6 +17,7 @@ logged unprocessed and goes again next run (upserts by external id never duplica
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,18 +32,11 @@ from connectors.writes import RowResult
 from sync import runs
 from sync.warehouse import Warehouse
 from writeback.crm import Batch, CrmTarget
-from writeback.desired import DesiredRecord, desired_records, digest, scores_digest
-from writeback.ledger import (
-    Action,
-    Change,
-    Outcome,
-    diff,
-    ledger_digest,
-    load_ledger,
-    record_outcomes,
-)
+from writeback.desired import desired_state
+from writeback.ledger import record_outcomes
 from writeback.payload import TargetMap, Value, target_map
 from writeback.plan import SourcePlan, check_plan, plan_rows, read_plan
+from writeback.records import Action, Change, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -258,32 +252,32 @@ def _finish(
 # --------------------------------------------------------------------------- one source
 
 
-def _state(target: TargetMap, desired: Sequence[DesiredRecord], ledger_fp: str) -> dict[str, str]:
-    return {
-        "scores": scores_digest(desired),
-        "ledger": ledger_fp,
-        "mapping": digest([(target.object, *(f.name for f in target.fields))]),
-    }
+def _mapping_digest(target: TargetMap) -> str:
+    names = "\x1f".join([target.object, *(f.name for f in target.fields)])
+    return hashlib.sha256(names.encode()).hexdigest()
 
 
 def _run_source(
     context: _Context, source: SourceConfig, target: TargetMap, plan: SourcePlan | None
 ) -> SourceReport:
     con = context.con
-    desired = desired_records(con, source.name, target)
-    ledger = load_ledger(con, source.name)
-    changes = diff(desired, ledger, target.object)
+    desired = desired_state(con, source.name, target)
+    changes = desired.changes
     report = SourceReport(
         source.name,
         source.kind,
         target.object,
         status="planned" if context.dry_run else "succeeded",
-        desired=len(desired),
-        unchanged=len(desired) - len(changes),
+        desired=desired.total,
+        unchanged=desired.total - len(changes),
         creates=sum(1 for c in changes if c.action == "create"),
         updates=sum(1 for c in changes if c.action == "update"),
     )
-    state = _state(target, desired, ledger_digest(ledger))
+    state = {
+        "scores": desired.scores_digest,
+        "ledger": desired.ledger_digest,
+        "mapping": _mapping_digest(target),
+    }
     if plan is not None:
         check_plan(
             plan,
@@ -297,7 +291,7 @@ def _run_source(
         if context.dry_run:
             report.plan = _plan(source, target, state, report, [], {})
         log.info(
-            "%s: all %d score records are up to date; nothing to send", source.name, len(desired)
+            "%s: all %d score records are up to date; nothing to send", source.name, desired.total
         )
         return report
     crm = context.open_target(source, target)

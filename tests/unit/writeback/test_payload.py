@@ -13,7 +13,6 @@ from writeback.payload import (
     Shape,
     dataverse_shape,
     normalise,
-    payload_hash,
     salesforce_shape,
     target_map,
 )
@@ -68,14 +67,6 @@ def test_dates_and_text() -> None:
     assert normalise("x" * 300, _sf("focus_families")) == "x" * 255
     assert normalise("x" * 600, _dv("focus_families")) == "x" * 500
     assert normalise("", _sf("plan_period")) is None
-
-
-def test_hash_ignores_volatile_fields_and_key_order() -> None:
-    one = {"KAM_Tier__c": "key", "KAM_Scored_At__c": "2025-06-30T18:00:00.000Z"}
-    two = {"KAM_Scored_At__c": "2025-07-01T18:00:00.000Z", "KAM_Tier__c": "key"}
-    volatile = frozenset({"KAM_Scored_At__c"})
-    assert payload_hash(one, volatile) == payload_hash(two, volatile)
-    assert payload_hash(one, volatile) != payload_hash({"KAM_Tier__c": "growth"}, volatile)
 
 
 def test_target_map_applies_renames_and_refuses_unknown_keys() -> None:
