@@ -21,8 +21,6 @@ from msal.
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import json
 import re
 import uuid
@@ -49,6 +47,7 @@ NAMESPACE = "Microsoft.Dynamics.CRM"
 READ_CHUNK = 25  # external ids per $filter when reading records back
 PAGE_SIZE = 5000
 _STATUS_RE = re.compile(r"^HTTP/\d\.\d\s+(\d{3})")
+_BOUNDARY_RE = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
 _ATTRIBUTE_SELECT = (
     "LogicalName",
     "AttributeType",
@@ -389,28 +388,50 @@ class BatchAnswer:
 
 def parse_batch_response(content_type: str, body: bytes) -> list[BatchAnswer]:
     """Every operation response of a ``$batch`` answer, change sets opened."""
-    if "multipart/mixed" not in content_type.lower():
+    boundary = _boundary(content_type)
+    if "multipart/mixed" not in content_type.lower() or boundary is None:
         raise MalformedResponseError(
             f"$batch: the answer is {content_type or 'untyped'}, not multipart"
         )
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
-    )
     answers: list[BatchAnswer] = []
-    for part in message.walk():
-        if part.is_multipart():
+    for headers, payload in _parts(body, boundary):
+        part_type = headers.get("content-type", "")
+        inner = _boundary(part_type)
+        if part_type.lower().startswith("multipart/mixed") and inner is not None:
+            for inner_headers, inner_payload in _parts(payload, inner):
+                answer = _http_answer(inner_headers.get("content-id"), inner_payload)
+                if answer is not None:
+                    answers.append(answer)
             continue
-        payload = part.get_payload(decode=True)
-        if not isinstance(payload, bytes):
-            continue
-        answer = _http_answer(part.get("Content-ID"), payload)
+        answer = _http_answer(headers.get("content-id"), payload)
         if answer is not None:
             answers.append(answer)
     return answers
 
 
+def _boundary(content_type: str) -> str | None:
+    match = _BOUNDARY_RE.search(content_type)
+    return match.group(1) if match else None
+
+
+def _parts(body: bytes, boundary: str) -> Iterator[tuple[dict[str, str], bytes]]:
+    """The headers (lower-case names) and body of each part of a multipart body."""
+    delimiter = b"--" + boundary.encode()
+    for chunk in body.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            return
+        part = chunk.replace(b"\r\n", b"\n").removeprefix(b"\n")
+        head, _, rest = part.partition(b"\n\n")
+        headers: dict[str, str] = {}
+        for line in head.decode("utf-8", "replace").split("\n"):
+            name, sep, value = line.partition(":")
+            if sep:
+                headers[name.strip().lower()] = value.strip()
+        yield headers, rest
+
+
 def _http_answer(content_id: str | None, payload: bytes) -> BatchAnswer | None:
-    head, _, rest = payload.replace(b"\r\n", b"\n").partition(b"\n\n")
+    head, _, rest = payload.partition(b"\n\n")
     lines = head.decode("utf-8", "replace").split("\n")
     match = _STATUS_RE.match(lines[0].strip()) if lines else None
     if match is None:

@@ -15,10 +15,11 @@ can log each batch and move the ledger as soon as the CRM has confirmed it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+import orjson
 
 from config.errors import RequestRejectedError
 from config.model import WritebackConfig, WritebackMode
@@ -163,7 +164,7 @@ def _bulk_jobs(changes: Sequence[Change]) -> Iterator[Sequence[Change]]:
     """Consecutive runs of changes whose CSV stays below one job's upload limit."""
     start, size = 0, 0
     for index, change in enumerate(changes):
-        estimate = len(json.dumps(change.record.values, ensure_ascii=False).encode()) + 16
+        estimate = len(orjson.dumps(list(change.record.values.values())))  # about its CSV row
         if size + estimate > BULK_JOB_BYTES and index > start:
             yield changes[start:index]
             start, size = index, 0

@@ -21,12 +21,12 @@ warehouse of 100,000 accounts costs two queries.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import orjson
 
 from config.errors import RunFailedError
 from writeback.payload import MappedField, Shape, TargetMap, Value
@@ -186,7 +186,7 @@ def _change(
     previous = None
     if previous_ext is not None and previous_object == target_object:
         previous = LedgerEntry(
-            previous_ext, previous_object, record_id, previous_hash, json.loads(payload)
+            previous_ext, previous_object, record_id, previous_hash, orjson.loads(payload)
         )
     record = DesiredRecord(
         external_id=str(values[names[ext_at]]),
