@@ -19,6 +19,10 @@ from sync.warehouse import Warehouse
 if TYPE_CHECKING:
     from sync.cli import App
 
+# Sync works a page at a time: a bigger buffer pool does not make it faster, and a bounded one
+# keeps its memory flat whatever the size of the org ([warehouse] memory_limit overrides it).
+SYNC_MEMORY_LIMIT = "256MB"
+
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
     """Add ``sync``."""
@@ -50,7 +54,7 @@ def sync(
     warehouse = Warehouse(config.warehouse)
     with contextlib.ExitStack() as stack:
         stop = stop or stack.enter_context(GracefulStop())
-        con = stack.enter_context(warehouse.session(job="sync"))
+        con = stack.enter_context(warehouse.session(job="sync", memory_limit=SYNC_MEMORY_LIMIT))
         progress: TerminalProgress | LogProgress = (
             stack.enter_context(TerminalProgress()) if sys.stderr.isatty() else LogProgress()
         )
