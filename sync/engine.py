@@ -284,7 +284,10 @@ class SyncEngine:
                 result.rows += page.record_count
                 result.deleted += len(page.deleted_ids)
                 result.api_calls += page.api_calls
-                self.progress.page_landed(source, schema.name, page.record_count, page.api_calls)
+                if not page.done:
+                    self.progress.page_landed(
+                        source, schema.name, page.record_count, page.api_calls
+                    )
                 if self.should_stop() and not page.done:
                     raise _StopRequested
             status = "staged"
