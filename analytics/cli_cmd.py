@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -38,6 +39,19 @@ def analyze_job(config: KamsyncConfig, progress: ProgressCallback | None = None)
     """Run the analysis on the configured warehouse and publish the analysts' copy."""
     with Warehouse(config.warehouse).session() as con:
         return run_analysis(con, config.analytics, progress=progress)
+
+
+def analyze_scheduled(config: KamsyncConfig, should_stop: Callable[[], bool]) -> str:
+    """The ``analyze`` job of ``kamsync run`` and ``kamsync schedule``: one line of counts.
+
+    An analysis is one transaction, so a stop request lets it finish.
+    """
+    result = analyze_job(config)
+    scores = result.mart_rows.get("account_scores", 0)
+    return (
+        f"{scores:,} accounts scored (as of {result.as_of}), "
+        f"{result.rows_written:,} mart rows in {sum(result.seconds.values()):.1f}s"
+    )
 
 
 def analyze(app: App) -> int:

@@ -207,6 +207,8 @@ class WarehouseConfig(Model):
     file beside it) and publishes a consistent copy to ``path`` after each job, so a reader that
     holds ``path`` open never blocks or breaks a run.  One job at a time holds the engine; another
     waits up to ``lock_wait_seconds`` for it, then gives up with a message saying who holds it.
+    ``memory_limit`` (a DuckDB size such as "2GB") applies to every job when set; unset, sync
+    keeps to 256MB and analyze uses DuckDB's default (most of the machine's memory).
     """
 
     path: WarehouseFile = Path("kamsync.duckdb")

@@ -134,6 +134,8 @@ class SyncEngine:
         self.progress = progress or NoProgress()
         self._objects = objects or _configured_objects
         self.should_stop = should_stop
+        self._described: dict[str, bool] = {}
+        self._crm_rebuilt = False
 
     def run(self, *, source: str | None = None, full: bool = False) -> SyncResult:
         """Sync one source or all; record the run; raise nothing for source failures."""
@@ -151,7 +153,7 @@ class SyncEngine:
             outcome = self._sync_source(config, run_id, full)
             result.sources.append(outcome)
             merged_any = merged_any or outcome.status == "succeeded"
-        if merged_any:
+        if self._crm_rebuilt:
             result.crm_counts = self._counts()
         status, error = _run_status(result)
         with _transaction(self.con):
@@ -234,6 +236,7 @@ class SyncEngine:
         )
         if fresh:
             return [ObjectSchema.from_dict(schema) for schema, _ in cached if schema is not None]
+        self._described[config.name] = True  # new fields may change the crm model: rebuild it
         schemas = connector.discover(objects)
         with _transaction(self.con):
             for schema in schemas:
@@ -256,9 +259,12 @@ class SyncEngine:
         checkpoint = saved.checkpoint
         if full and checkpoint and not checkpoint.get("full_requested"):
             checkpoint = None  # --full discards an unfinished incremental extraction
-        if checkpoint is None or checkpoint.get("complete"):
-            with _transaction(self.con):
+        fresh = checkpoint is None or bool(checkpoint.get("complete"))
+        with _transaction(self.con):
+            if fresh:
                 landing.clear_stage(self.con, source, schema.name)
+            runs.start_object(self.con, run_id, source, schema.name)
+        if fresh:
             checkpoint = None
         stream_state = StreamState(
             cursor=saved.cursor,
@@ -266,8 +272,6 @@ class SyncEngine:
             full=full,
         )
         pages = saved.pages if checkpoint else 0
-        with _transaction(self.con):
-            runs.start_object(self.con, run_id, source, schema.name)
         mode = "full" if full or saved.cursor is None else "incremental"
         self.progress.object_started(source, schema.name, mode)
         status = "failed"
@@ -280,7 +284,10 @@ class SyncEngine:
                 result.rows += page.record_count
                 result.deleted += len(page.deleted_ids)
                 result.api_calls += page.api_calls
-                self.progress.page_landed(source, schema.name, page.record_count, page.api_calls)
+                if not page.done:
+                    self.progress.page_landed(
+                        source, schema.name, page.record_count, page.api_calls
+                    )
                 if self.should_stop() and not page.done:
                     raise _StopRequested
             status = "staged"
@@ -294,10 +301,11 @@ class SyncEngine:
             error = str(exc)
             raise
         finally:
-            with _transaction(self.con):
-                runs.finish_object(
-                    self.con, run_id, source, schema.name, status=status, error=error
-                )
+            if status != "staged":  # a staged object was finished with its last page
+                with _transaction(self.con):
+                    runs.finish_object(
+                        self.con, run_id, source, schema.name, status=status, error=error
+                    )
             self.progress.object_finished(source, schema.name, status)
         return result
 
@@ -335,7 +343,9 @@ class SyncEngine:
                 deleted_field=connector.deleted_field,
             )
             state.save_checkpoint(self.con, source, schema.name, checkpoint, run_id)
-            if not page.done:  # the closing page only carries the cursor
+            if page.done:  # the closing page carries the cursor and ends the object
+                runs.finish_object(self.con, run_id, source, schema.name, status="staged")
+            else:
                 runs.add_page(
                     self.con,
                     run_id,
@@ -357,6 +367,7 @@ class SyncEngine:
         outcome: SourceResult,
     ) -> None:
         started = time.monotonic()
+        changed = False
         with _transaction(self.con):
             for schema in schemas:
                 saved = state.load(self.con, config.name, schema.name)
@@ -377,13 +388,16 @@ class SyncEngine:
                 )
                 result = outcome.objects.setdefault(schema.name, ObjectResult())
                 result.merged_rows, result.merged_deleted = counts.upserted, counts.deleted
+                changed = changed or is_full or bool(counts.upserted or counts.deleted)
             self.con.execute(
                 "update ops.sync_run_objects set status = 'succeeded' "
                 "where run_id = ? and source = ? and status = 'staged'",
                 [run_id, config.name],
             )
-            rebuild_crm(self.con, self.config)
-        log.info("%s: merged and rebuilt crm in %.1fs", config.name, time.monotonic() - started)
+            if changed or self._described.get(config.name, False):
+                rebuild_crm(self.con, self.config)
+                self._crm_rebuilt = True
+        log.info("%s: merged in %.1fs", config.name, time.monotonic() - started)
 
 
 _STOPPED = "stopped on request; the pages landed so far are saved and the next run continues"

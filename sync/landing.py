@@ -13,13 +13,12 @@ value that does not fit is caught in one place and reported with its object, col
 from __future__ import annotations
 
 import contextlib
-import io
 import re
-from collections.abc import Iterable, Sequence
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import duckdb
-import polars as pl
 import pyarrow as pa
 
 from config.errors import MalformedResponseError
@@ -178,37 +177,68 @@ def stage_page(
     """Append a page's records, deletions and live ids to the staging tables (no commit)."""
     names = stage_names(source, schema.name)
     if page.records is not None and page.record_count:
-        frame = _as_arrow(page.records, schema)
-        _insert_records(con, names.records, schema, frame, page_number, deleted_field)
+        with _page_source(page.records) as rows:
+            _insert_records(con, names.records, schema, rows, page_number, deleted_field)
     if page.deleted_ids:
         _insert_ids(con, names.deleted, page.deleted_ids)
     if page.live_ids:
         _insert_ids(con, names.live, page.live_ids)
 
 
-def _as_arrow(records: Records | CsvRecords, schema: ObjectSchema) -> pa.Table:
-    if isinstance(records, CsvRecords):
-        frame = pl.read_csv(
-            io.BytesIO(records.csv),
-            infer_schema=False,
-            empty_string_is_null=True,
+@dataclass(frozen=True)
+class _PageSource:
+    """Where a page's text rows can be selected from: a registered Arrow table (REST pages) or
+    DuckDB's CSV reader on a temporary file (Bulk pages, parsed inside DuckDB's memory limit)."""
+
+    columns: tuple[str, ...]
+    relation: str
+    table: pa.Table | None = None
+
+    def attach(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Make ``relation`` selectable on ``con``."""
+        if self.table is not None:
+            con.register(PAGE_VIEW, self.table)
+
+    def detach(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Undo :meth:`attach` (quietly: a failed insert has aborted the transaction)."""
+        if self.table is not None:
+            with contextlib.suppress(duckdb.Error):
+                con.unregister(PAGE_VIEW)
+
+
+PAGE_VIEW = "_kamsync_page"
+
+
+@contextlib.contextmanager
+def _page_source(records: Records | CsvRecords) -> Iterator[_PageSource]:
+    if isinstance(records, Records):
+        names = list(records.columns)
+        data = list(zip(*records.rows, strict=True)) if records.rows else [() for _ in names]
+        arrays = [pa.array(values, type=pa.string()) for values in data]
+        yield _PageSource(records.columns, PAGE_VIEW, pa.Table.from_arrays(arrays, names=names))
+        return
+    header = records.csv.split(b"\n", 1)[0].decode("utf-8").strip()
+    columns = tuple(name.strip().strip('"') for name in header.split(","))
+    with tempfile.NamedTemporaryFile(prefix="kamsync-page-", suffix=".csv") as handle:
+        handle.write(records.csv)
+        handle.flush()
+        types = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in columns)
+        relation = (
+            f"read_csv({literal(handle.name)}, header = true, auto_detect = false, "
+            f"delim = ',', quote = '\"', escape = '\"', columns = {{{types}}})"
         )
-        return frame.to_arrow()
-    columns = list(records.columns)
-    data = list(zip(*records.rows, strict=True)) if records.rows else [() for _ in columns]
-    arrays = [pa.array(values, type=pa.string()) for values in data]
-    return pa.Table.from_arrays(arrays, names=columns)
+        yield _PageSource(columns, relation)
 
 
 def _insert_records(
     con: duckdb.DuckDBPyConnection,
     table: str,
     schema: ObjectSchema,
-    frame: pa.Table,
+    source: _PageSource,
     page_number: int,
     deleted_field: str | None,
 ) -> None:
-    present = {name.lower(): name for name in frame.column_names}
+    present = {name.lower(): name for name in source.columns}
     missing = [c.name for c in schema.columns if c.name.lower() not in present]
     if missing:
         raise MalformedResponseError(
@@ -223,20 +253,24 @@ def _insert_records(
         deleted = f"coalesce(cast({quote(present[deleted_field.lower()])} as boolean), false)"
     else:
         deleted = "false"
-    con.register("_kamsync_page", frame)
+    source.attach(con)
     try:
         con.execute(
             f"insert into {table} select {', '.join(casts)}, {deleted}, {page_number} "
-            "from _kamsync_page"
+            f"from {source.relation}"
         )
     except duckdb.ConversionException:
-        raise MalformedResponseError(_bad_value(frame, schema, present)) from None
+        raise MalformedResponseError(_bad_value(source, schema, present)) from None
+    except duckdb.InvalidInputException as exc:  # a CSV page DuckDB cannot read
+        first_line = str(exc).strip().splitlines()[0][:200]
+        raise MalformedResponseError(
+            f"{schema.name}: a Bulk CSV page is not valid CSV ({first_line})"
+        ) from None
     finally:
-        with contextlib.suppress(duckdb.Error):  # a failed insert aborted the transaction
-            con.unregister("_kamsync_page")
+        source.detach(con)
 
 
-def _bad_value(frame: pa.Table, schema: ObjectSchema, present: dict[str, str]) -> str:
+def _bad_value(source: _PageSource, schema: ObjectSchema, present: dict[str, str]) -> str:
     """Name the first column and value of the page that do not fit their type.
 
     Runs on a private in-memory database: the failed insert has aborted the warehouse's
@@ -244,11 +278,11 @@ def _bad_value(frame: pa.Table, schema: ObjectSchema, present: dict[str, str]) -
     """
     scratch = duckdb.connect()
     try:
-        scratch.register("page", frame)
+        source.attach(scratch)
         for column in schema.columns:
             name = quote(present[column.name.lower()])
             rows = scratch.execute(
-                f"select {name} from page where nullif({name}, '') is not null "
+                f"select {name} from {source.relation} where nullif({name}, '') is not null "
                 f"and try_cast({name} as {sql_type(column)}) is null limit 1"
             ).fetchall()
             if rows:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType, TracebackType
 
 log = logging.getLogger(__name__)
@@ -14,9 +15,10 @@ log = logging.getLogger(__name__)
 class GracefulStop:
     """``with GracefulStop() as stop:`` — ``stop.requested`` turns true on SIGTERM/SIGINT."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_request: Callable[[], None] | None = None) -> None:
         self._event = threading.Event()
         self._previous: dict[int, object] = {}
+        self._on_request = on_request
 
     @property
     def requested(self) -> bool:
@@ -33,6 +35,8 @@ class GracefulStop:
         name = signal.Signals(signum).name
         log.warning("%s received: finishing the current page, saving state, then stopping", name)
         self._event.set()
+        if self._on_request is not None:
+            self._on_request()
 
     def __enter__(self) -> GracefulStop:
         if threading.current_thread() is threading.main_thread():

@@ -173,14 +173,14 @@ class Warehouse:
             holder.unlink(missing_ok=True)
             lock.release()
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
+    def connect(self, *, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
         """Open the engine file (creating and migrating it as needed) for writing."""
         self.work_path.parent.mkdir(parents=True, exist_ok=True)
         if not self.work_path.exists() and self.path.exists():
             # first run against an existing published file (or the engine file was removed)
             shutil.copyfile(self.path, self.work_path)
         try:
-            con = duckdb.connect(str(self.work_path), config=self._settings())
+            con = duckdb.connect(str(self.work_path), config=self._settings(memory_limit))
         except duckdb.Error as exc:
             raise WarehouseError(f"cannot open warehouse {self.work_path}: {exc}") from exc
         try:
@@ -192,15 +192,17 @@ class Warehouse:
 
     @contextlib.contextmanager
     def session(
-        self, *, publish: bool = True, job: str = "job"
+        self, *, publish: bool = True, job: str = "job", memory_limit: str | None = None
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """Hold the job lock and open the engine file; publish the analysts' copy afterwards.
 
         The copy is published whenever the job ends with the file consistent (every kamsync
         write is a transaction), so a failed run's record reaches ``kamsync status`` too.
+        ``memory_limit`` is the job's DuckDB memory limit unless ``[warehouse] memory_limit``
+        sets one for every job.
         """
         with self.locked(job):
-            con = self.connect()
+            con = self.connect(memory_limit=memory_limit)
             ended = False
             try:
                 yield con
@@ -255,10 +257,13 @@ class Warehouse:
             )
         return con
 
-    def _settings(self) -> dict[str, str | bool | int | float | list[str]]:
+    def _settings(
+        self, default_limit: str | None
+    ) -> dict[str, str | bool | int | float | list[str]]:
         settings: dict[str, str | bool | int | float | list[str]] = {}
-        if self.config.memory_limit:
-            settings["memory_limit"] = self.config.memory_limit
+        limit = self.config.memory_limit or default_limit
+        if limit:
+            settings["memory_limit"] = limit
         if self.config.threads:
             settings["threads"] = self.config.threads
         return settings

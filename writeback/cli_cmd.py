@@ -2,7 +2,7 @@
 
 The CLI finds this module through the ``kamsync.commands`` entry point (``sync`` never imports
 ``writeback``).  :func:`writeback_job` is the same work without printing, declared as the
-``writeback`` entry point of ``kamsync.jobs`` for ``kamsync run`` and the scheduler.
+``writeback`` entry point of ``kamsync.jobs`` for ``kamsync run`` and ``kamsync schedule``.
 
 * no option: push every changed score record of every enabled source;
 * ``--dry-run``: send nothing; write a plan (JSON: counts, and per record the field-level before,
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,17 +53,22 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(handler=writeback)
 
 
-def writeback_job(
-    config: KamsyncConfig,
-    progress: ProgressCallback | None = None,
-    *,
-    source: str | None = None,
-    config_file: str = "kamsync.toml",
-) -> WritebackResult:
-    """Push changed scores of every enabled source; raise when any row was not confirmed."""
-    result = run_writeback(config, source=source, config_file=config_file, progress=progress)
+def writeback_job(config: KamsyncConfig, should_stop: Callable[[], bool]) -> str:
+    """The ``writeback`` job of ``kamsync run`` and ``kamsync schedule``: one line of counts.
+
+    A stop request ends the push after the request in flight (what the CRM confirmed is in the
+    ledger; the rest goes next run).  Raises when a source was refused or a row not confirmed.
+    """
+    result = run_writeback(config, should_stop=should_stop)
     result.raise_for_status()
-    return result
+    sent = sum(s.succeeded for s in result.sources)
+    unchanged = sum(s.unchanged for s in result.sources)
+    calls = sum(s.api_calls for s in result.sources)
+    stopped = any(s.status == "stopped" for s in result.sources)
+    return (
+        f"{sent:,} score records written, {unchanged:,} unchanged, {calls:,} API calls "
+        f"to {len(result.sources)} source(s){' (stopped on request)' if stopped else ''}"
+    )
 
 
 def writeback(app: App) -> int:

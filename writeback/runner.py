@@ -103,6 +103,7 @@ class _Context:
     dry_run: bool
     open_target: TargetFactory
     progress: ProgressCallback
+    should_stop: Callable[[], bool]
 
 
 def default_target_factory(
@@ -176,8 +177,13 @@ def run_writeback(
     config_file: str = "kamsync.toml",
     open_target: TargetFactory | None = None,
     progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> WritebackResult:
-    """Write back (or plan) the chosen sources; see the module docstring."""
+    """Write back (or plan) the chosen sources; see the module docstring.
+
+    ``should_stop`` is asked after each request: when true, the push ends there and the
+    records not yet sent are logged unprocessed (they go next run).
+    """
     sources = chosen_sources(config, source)
     maps = target_maps(config, sources, config_file)
     plans = _plans_for(plan_file, sources, source)
@@ -189,10 +195,14 @@ def run_writeback(
         if not dry_run:
             runs.interrupt_stale(con)
             runs.start_run(con, run_id, "writeback", source)
-        context = _Context(config, con, run_id, dry_run, factory, progress or _no_progress)
+        context = _Context(
+            config, con, run_id, dry_run, factory, progress or _no_progress, should_stop
+        )
         reports: list[SourceReport] = []
         try:
             for chosen in sources:
+                if should_stop():
+                    break
                 plan = plans.get(chosen.name) if plans is not None else None
                 reports.append(_run_source(context, chosen, maps[chosen.name], plan))
         except BaseException as exc:
@@ -234,11 +244,13 @@ def _finish(
 ) -> None:
     problems = [f"{r.source}: {r.error}" for r in reports if r.error]
     message = "; ".join([*problems, *([error] if error else [])]) or None
-    status = (
-        "succeeded"
-        if message is None and all(r.status == "succeeded" for r in reports)
-        else "failed"
-    )
+    statuses = {r.status for r in reports}
+    if message is None and statuses <= {"succeeded"}:
+        status = "succeeded"
+    elif message is None and statuses <= {"succeeded", "stopped"}:
+        status = "stopped"  # as a sync stopped on request: what was confirmed is kept
+    else:
+        status = "failed"
     runs.finish_run(
         con,
         run_id,
@@ -377,41 +389,17 @@ def _push(
     try:
         for batch in crm.push(target, changes):
             outcomes = _outcomes(batch, plan)
-            record_outcomes(
-                context.con,
-                run_id=context.run_id,
-                source=source.name,
-                target_object=target.object,
-                outcomes=outcomes,
-            )
+            _record(context, source, target, outcomes)
             _count(report, batch.method, outcomes)
             done.update(o.change.record.external_id for o in outcomes)
             context.progress(source.name, batch.method, len(done), len(changes))
+            if context.should_stop() and len(done) < len(changes):
+                report.status = "stopped"
+                _leave(context, source, target, changes, done, plan, report, None)
+                return
     except CrmError as exc:
-        rest = [c for c in changes if c.record.external_id not in done]
         report.status, report.error = "failed", f"the push stopped: {exc}"
-        outcomes = [
-            _outcome(
-                c,
-                RowResult(
-                    c.record.external_id,
-                    "unprocessed",
-                    error_code=exc.code,
-                    error_message=f"not confirmed, sent again next run: {exc}",
-                ),
-                plan,
-                None,
-            )
-            for c in rest
-        ]
-        record_outcomes(
-            context.con,
-            run_id=context.run_id,
-            source=source.name,
-            target_object=target.object,
-            outcomes=outcomes,
-        )
-        report.unprocessed += len(outcomes)
+        _leave(context, source, target, changes, done, plan, report, exc)
         log.warning("%s: %s", source.name, report.error)
         return
     if report.failed or report.unprocessed:
@@ -420,6 +408,46 @@ def _push(
             f"{report.failed} rows failed and {report.unprocessed} were not processed "
             "(see ops.writeback_log); they are sent again next run"
         )
+
+
+def _record(
+    context: _Context, source: SourceConfig, target: TargetMap, outcomes: Sequence[Outcome]
+) -> None:
+    record_outcomes(
+        context.con,
+        run_id=context.run_id,
+        source=source.name,
+        target_object=target.object,
+        outcomes=outcomes,
+    )
+
+
+def _leave(
+    context: _Context,
+    source: SourceConfig,
+    target: TargetMap,
+    changes: Sequence[Change],
+    done: set[str],
+    plan: SourcePlan | None,
+    report: SourceReport,
+    error: CrmError | None,
+) -> None:
+    """Log the records the push did not get to as unprocessed: they go next run."""
+    why = (
+        f"not confirmed, sent again next run: {error}"
+        if error
+        else ("not sent: the run was asked to stop; sent next run")
+    )
+    code = error.code if error else None
+    rest = [
+        _outcome(
+            c, RowResult(c.record.external_id, "unprocessed", None, None, code, why), plan, None
+        )
+        for c in changes
+        if c.record.external_id not in done
+    ]
+    _record(context, source, target, rest)
+    report.unprocessed += len(rest)
 
 
 def _outcomes(batch: Batch, plan: SourcePlan | None) -> list[Outcome]:

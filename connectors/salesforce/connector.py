@@ -39,6 +39,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
     SalesforceResourceNotFound,
 )
+from simple_salesforce.util import call_salesforce
 
 from config.errors import (
     ApiBudgetExceededError,
@@ -64,7 +65,19 @@ GET_DELETED_DAYS = 30
 # only re-reports deletions already applied
 GET_DELETED_MIN_WINDOW = timedelta(minutes=2)
 BULK_PAGE_RECORDS = 50_000
-BULK_POLL_MAX_SECONDS = 5.0
+# Bulk job status checks: right after creating the job, then after 0.1 s, doubling up to 10 s
+BULK_POLL_FIRST_SECONDS = 0.1
+BULK_POLL_MAX_SECONDS = 10.0
+
+
+def bulk_poll_delays() -> Iterator[float]:
+    """Seconds to wait between a Bulk job's status checks."""
+    delay = BULK_POLL_FIRST_SECONDS
+    while True:
+        yield delay
+        delay = min(delay * 2, BULK_POLL_MAX_SECONDS)
+
+
 _RESTARTABLE_CODES = frozenset({"INVALID_QUERY_LOCATOR", "NOT_FOUND", "INVALIDJOB"})
 
 Json = dict[str, Any]
@@ -524,9 +537,19 @@ class SalesforceConnector:
         columns = schema.column_names if phase == "records" else ("Id",)
         yield from self._bulk_pages(schema, position, columns, phase)
 
+    def _bulk_results(self, job_id: str, locator: str) -> requests.Response:
+        """One page of a query job's CSV results, as the raw bytes the org sent."""
+        sf = self.sf
+        params: dict[str, str | int] = {"maxRecords": BULK_PAGE_RECORDS}
+        if locator:
+            params["locator"] = locator
+        headers = {"Authorization": f"Bearer {sf.session_id}", "Accept": "text/csv"}
+        url = f"{sf.bulk2_url}query/{job_id}/results"
+        return call_salesforce(url, "GET", self.session, headers, params=params)
+
     def _bulk_wait(self, obj: str, job_id: str) -> None:
         waited = 0.0
-        delay = 0.5
+        delays = bulk_poll_delays()
         while True:
             info = self._call(
                 f"bulk query {obj}", lambda: self._bulk_client(obj).get_job(job_id, True)
@@ -544,9 +567,9 @@ class SalesforceConnector:
                 raise ServerError(
                     f"bulk query {obj}: job not complete after {waited:.0f}s", source=self.source
                 )
+            delay = next(delays)
             self.sleep(delay)
             waited += delay
-            delay = min(delay * 2, BULK_POLL_MAX_SECONDS)
 
     def _bulk_pages(
         self, schema: ObjectSchema, checkpoint: Json, columns: Sequence[str], phase: str
@@ -557,20 +580,16 @@ class SalesforceConnector:
         while True:
             calls = self.session.calls
             try:
-                result = self._call(
+                response = self._call(
                     f"bulk results {schema.name}",
-                    partial(
-                        self._bulk_client(schema.name).get_query_results,
-                        job_id,
-                        locator,
-                        BULK_PAGE_RECORDS,
-                    ),
+                    partial(self._bulk_results, job_id, locator),
                 )
             except RequestRejectedError as exc:
                 if exc.status == 404 or exc.code in _RESTARTABLE_CODES:
                     raise _Restart from None
                 raise
-            locator = str(result.get("locator") or "")
+            locator = response.headers.get("Sforce-Locator", "")
+            locator = "" if locator == "null" else locator
             position: Json = {**_strip_position(checkpoint), "phase": phase, "method": "bulk"}
             if locator:
                 position.update(job=job_id, locator=locator)
@@ -578,9 +597,11 @@ class SalesforceConnector:
                 position = _next_phase(position)
             spent = self.session.calls - calls + extra_calls
             extra_calls = 0
-            text = str(result.get("records") or "")
-            count = int(result.get("number_of_records") or 0)
-            yield self._bulk_page(schema, checkpoint, text, count, columns, position, spent, phase)
+            count = int(response.headers.get("Sforce-NumberOfRecords") or 0)
+            content = response.content.replace(b"\x00", b"")  # as simple-salesforce does
+            yield self._bulk_page(
+                schema, checkpoint, content, count, columns, position, spent, phase
+            )
             if not locator:
                 return
 
@@ -588,28 +609,30 @@ class SalesforceConnector:
         self,
         schema: ObjectSchema,
         checkpoint: Json,
-        text: str,
+        content: bytes,
         count: int,
         columns: Sequence[str],
         position: Json,
         spent: int,
         phase: str,
     ) -> Page:
-        header = text.split("\n", 1)[0].strip().replace('"', "").split(",") if text else []
-        if text and header != list(columns):
+        first = content.split(b"\n", 1)[0].decode("utf-8", "replace")
+        header = first.strip().replace('"', "").split(",") if content else []
+        if content and header != list(columns):
             raise MalformedResponseError(
                 f"bulk results {schema.name}: CSV columns {header[:5]}... do not match the query",
                 source=self.source,
             )
         if phase == "reconcile":
-            ids = tuple(line.strip().strip('"') for line in text.splitlines()[1:] if line.strip())
+            lines = content.decode("utf-8").splitlines()[1:]
+            ids = tuple(line.strip().strip('"') for line in lines if line.strip())
             return Page(
                 checkpoint["mode"], "bulk", live_ids=ids, checkpoint=position, api_calls=spent
             )
         return Page(
             checkpoint["mode"],
             "bulk",
-            records=CsvRecords(text.encode("utf-8"), count),
+            records=CsvRecords(content, count),
             checkpoint=position,
             api_calls=spent,
         )

@@ -13,7 +13,14 @@ import logging
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Protocol, cast
 
-from sync.commands import config_cmd, emulator_cmd, status_cmd, sync_cmd
+from sync.commands import (
+    config_cmd,
+    emulator_cmd,
+    run_cmd,
+    schedule_cmd,
+    status_cmd,
+    sync_cmd,
+)
 
 ENTRY_POINT_GROUP = "kamsync.commands"
 
@@ -26,7 +33,14 @@ class CommandModule(Protocol):
     def register(self, commands: argparse._SubParsersAction[Any]) -> None: ...
 
 
-COMMAND_MODULES: tuple[CommandModule, ...] = (config_cmd, sync_cmd, status_cmd, emulator_cmd)
+COMMAND_MODULES: tuple[CommandModule, ...] = (
+    config_cmd,
+    sync_cmd,
+    run_cmd,
+    schedule_cmd,
+    status_cmd,
+    emulator_cmd,
+)
 
 
 def command_modules() -> tuple[CommandModule, ...]:

@@ -11,10 +11,10 @@ from rich.console import Console
 from rich.table import Table
 
 from config.errors import RunFailedError
-from sync.engine import SyncEngine, SyncResult
+from sync import jobs
+from sync.engine import SyncResult
 from sync.progress import LogProgress, TerminalProgress
 from sync.signals import GracefulStop
-from sync.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from sync.cli import App
@@ -27,10 +27,10 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--full", action="store_true", help="re-read everything instead of what changed"
     )
-    parser.set_defaults(handler=run_sync)
+    parser.set_defaults(handler=sync_command)
 
 
-def run_sync(app: App) -> int:
+def sync_command(app: App) -> int:
     """Run a sync; exit 1 when any source failed or stopped at its API budget."""
     result = sync(app, source=app.args.source, full=app.args.full)
     print_summary(result, Console(file=sys.stdout))
@@ -42,20 +42,20 @@ def run_sync(app: App) -> int:
     return 0
 
 
-def sync(
-    app: App, *, source: str | None, full: bool, stop: GracefulStop | None = None
-) -> SyncResult:
+def sync(app: App, *, source: str | None, full: bool) -> SyncResult:
     """Run the sync engine against the warehouse, with progress fit for the terminal."""
-    config = app.config
-    warehouse = Warehouse(config.warehouse)
     with contextlib.ExitStack() as stack:
-        stop = stop or stack.enter_context(GracefulStop())
-        con = stack.enter_context(warehouse.session(job="sync"))
+        stop = stack.enter_context(GracefulStop())
         progress: TerminalProgress | LogProgress = (
             stack.enter_context(TerminalProgress()) if sys.stderr.isatty() else LogProgress()
         )
-        engine = SyncEngine(config, con, progress=progress, should_stop=lambda: stop.requested)
-        return engine.run(source=source, full=full)
+        return jobs.run_sync(
+            app.config,
+            lambda: stop.requested,
+            source=source,
+            full=full,
+            progress=progress,
+        )
     raise AssertionError("unreachable")  # pragma: no cover
 
 

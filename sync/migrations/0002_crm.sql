@@ -4,7 +4,7 @@
 create schema if not exists crm;
 
 create table crm.users (
-    user_key varchar primary key,
+    user_key varchar not null,
     source varchar not null,
     source_id varchar not null,
     name varchar,
@@ -24,7 +24,7 @@ comment on column crm.users.territory is 'Sales territory the user covers.';
 comment on column crm.users.is_active is 'True when the user can log in.';
 
 create table crm.accounts (
-    account_key varchar primary key,
+    account_key varchar not null,
     source varchar not null,
     source_id varchar not null,
     name varchar,
@@ -74,7 +74,7 @@ comment on column crm.accounts.created_at is 'When the account was created in th
 comment on column crm.accounts.modified_at is 'When the account was last modified in the CRM.';
 
 create table crm.contacts (
-    contact_key varchar primary key,
+    contact_key varchar not null,
     source varchar not null,
     source_id varchar not null,
     account_key varchar,
@@ -98,7 +98,7 @@ comment on column crm.contacts.email is 'E-mail address.';
 comment on column crm.contacts.modified_at is 'When the contact was last modified in the CRM.';
 
 create table crm.products (
-    product_key varchar primary key,
+    product_key varchar not null,
     source varchar not null,
     source_id varchar not null,
     name varchar,
@@ -116,7 +116,7 @@ comment on column crm.products.product_code is 'Product code or number.';
 comment on column crm.products.is_active is 'True when the product can be sold.';
 
 create table crm.opportunities (
-    opportunity_key varchar primary key,
+    opportunity_key varchar not null,
     source varchar not null,
     source_id varchar not null,
     account_key varchar,
@@ -150,7 +150,7 @@ comment on column crm.opportunities.created_at is 'When the opportunity was crea
 comment on column crm.opportunities.modified_at is 'When the opportunity was last modified in the CRM.';
 
 create table crm.opportunity_lines (
-    line_key varchar primary key,
+    line_key varchar not null,
     source varchar not null,
     source_id varchar not null,
     opportunity_key varchar not null,
@@ -170,7 +170,7 @@ comment on column crm.opportunity_lines.unit_price is 'Price per unit.';
 comment on column crm.opportunity_lines.total_price is 'Line total (quantity x unit price, after discounts).';
 
 create table crm.opportunity_contacts (
-    opportunity_contact_key varchar primary key,
+    opportunity_contact_key varchar not null,
     source varchar not null,
     source_id varchar not null,
     opportunity_key varchar not null,
@@ -188,7 +188,7 @@ comment on column crm.opportunity_contacts.role is 'Role in the opportunity as n
 comment on column crm.opportunity_contacts.is_primary is 'True for the primary contact of the opportunity.';
 
 create table crm.activities (
-    activity_key varchar primary key,
+    activity_key varchar not null,
     source varchar not null,
     source_id varchar not null,
     source_object varchar not null,

@@ -211,3 +211,26 @@ def test_activities(synced: tuple[Emulator, Path]) -> None:
         "from crm.activities",
     )
     assert landed == tasks | events
+
+
+def test_every_crm_key_is_unique(synced: tuple[Emulator, Path]) -> None:
+    _, db = synced
+    keys = {
+        "users": "user_key",
+        "accounts": "account_key",
+        "contacts": "contact_key",
+        "products": "product_key",
+        "opportunities": "opportunity_key",
+        "opportunity_lines": "line_key",
+        "opportunity_contacts": "opportunity_contact_key",
+        "activities": "activity_key",
+    }
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        for table, key in keys.items():
+            total, distinct = con.execute(
+                f"select count(*), count(distinct {key}) from crm.{table}"
+            ).fetchall()[0]
+            assert total == distinct > 0, table
+    finally:
+        con.close()

@@ -432,7 +432,7 @@ def test_large_delta_switches_to_bulk_and_polls_with_the_injected_sleep(
         and bulk[0].checkpoint["locator"] == "MTAw"
     )
     assert json.loads(responses.calls[3].request.body)["operation"] == "queryAll"
-    assert sleeps == [0.5]
+    assert sleeps == [0.1]
 
 
 @responses.activate

@@ -176,6 +176,7 @@ class Bench:
         dry_run: bool = False,
         plan_file: Path | None = None,
         wrap: Callable[[CrmTarget], CrmTarget] | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
     ) -> WritebackResult:
         return run_writeback(
             self.config,
@@ -184,6 +185,7 @@ class Bench:
             plan_file=plan_file,
             config_file=str(self.config_path),
             open_target=self.factory(wrap),
+            should_stop=should_stop,
         )
 
     def sql(self, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:

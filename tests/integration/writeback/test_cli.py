@@ -138,3 +138,28 @@ def test_the_writeback_job_is_declared_for_the_scheduler() -> None:
     jobs = {ep.name: ep for ep in entry_points(group="kamsync.jobs")}
 
     assert callable(jobs["writeback"].load())
+
+
+def test_the_scheduled_job_writes_back_and_a_stop_request_ends_after_the_request_in_flight(
+    cli: Bench,
+) -> None:
+    from writeback.cli_cmd import writeback_job
+
+    cli.extra = "[writeback]\ncollections_size = 50\n[writeback.sources.dv]\nenabled = false\n"
+    asked = iter([False, True])
+    stopped = cli.run(should_stop=lambda: next(asked, True))
+
+    (report,) = stopped.sources
+    assert (report.status, report.succeeded) == ("stopped", 50)
+    log = cli.log(stopped.run_id)
+    waiting = [k for k, v in log.items() if v["status"] == "unprocessed"]
+    assert len(waiting) == report.desired - 50
+    assert all("asked to stop" in log[k]["error_message"] for k in waiting)
+    stopped.raise_for_status()  # a stop is not a failure
+    run = cli.sql("select status from ops.sync_runs where run_id = ?", [stopped.run_id])
+    assert run == [("stopped",)]
+
+    summary = writeback_job(cli.config, lambda: False)
+
+    assert summary.startswith(f"{report.desired - 50:,} score records written, 50 unchanged")
+    assert len(cli.sf_records()) == report.desired

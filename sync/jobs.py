@@ -1,0 +1,126 @@
+"""The jobs ``kamsync run`` and ``kamsync schedule`` run: sync, analyze, write-back.
+
+A job is ``job(config, should_stop) -> summary``: it does its work, returns one line of counts
+for the log, and raises a :class:`~config.errors.KamsyncError` when it fails.  ``should_stop``
+turns true when the process was asked to stop; a job that works in pages (sync) stops after the
+page it is landing, saving its state.
+
+``sync`` is built in.  Packages layered above ``sync`` contribute theirs without ``sync``
+importing them, through the ``kamsync.jobs`` entry-point group of ``pyproject.toml``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import cast
+
+from config.errors import ConfigError, KamsyncError, RunFailedError
+from config.model import KamsyncConfig
+from sync.engine import SyncEngine, SyncResult
+from sync.progress import LogProgress
+from sync.warehouse import Warehouse
+
+log = logging.getLogger("kamsync.jobs")
+
+ENTRY_POINT_GROUP = "kamsync.jobs"
+PIPELINE = ("sync", "analyze", "writeback")
+SYNC_MEMORY_LIMIT = "256MB"
+"""Sync works a page at a time: a bounded buffer pool keeps its memory flat whatever the org's
+size and costs it no speed ([warehouse] memory_limit overrides it)."""
+
+Job = Callable[[KamsyncConfig, Callable[[], bool]], str]
+
+
+def run_sync(
+    config: KamsyncConfig,
+    should_stop: Callable[[], bool],
+    *,
+    source: str | None = None,
+    full: bool = False,
+    progress: object | None = None,
+) -> SyncResult:
+    """Sync into the warehouse, holding the job lock; publish the analysts' copy after."""
+    warehouse = Warehouse(config.warehouse)
+    with warehouse.session(job="sync", memory_limit=SYNC_MEMORY_LIMIT) as con:
+        engine = SyncEngine(
+            config,
+            con,
+            progress=progress or LogProgress(),  # type: ignore[arg-type]
+            should_stop=should_stop,
+        )
+        return engine.run(source=source, full=full)
+
+
+def sync_job(config: KamsyncConfig, should_stop: Callable[[], bool]) -> str:
+    """The sync job: every source, incremental."""
+    result = run_sync(config, should_stop)
+    failed = [s for s in result.sources if s.status not in ("succeeded", "stopped")]
+    if failed:
+        raise RunFailedError("; ".join(f"{s.name}: {s.error}" for s in failed))
+    stopped = (
+        " (stopped on request, state saved)"
+        if any(s.status == "stopped" for s in result.sources)
+        else ""
+    )
+    return f"{result.rows:,} records from {len(result.sources)} source(s), {result.api_calls:,} API calls{stopped}"
+
+
+def available() -> dict[str, Job]:
+    """Every job this installation can run, by name."""
+    found: dict[str, Job] = {"sync": sync_job}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            found[entry.name] = cast(Job, entry.load())
+        except Exception as exc:  # a broken plugin is reported, not fatal to the others
+            log.warning("job %r could not be loaded from %s: %s", entry.name, entry.value, exc)
+    return found
+
+
+def run_job(name: str, job: Job, config: KamsyncConfig, should_stop: Callable[[], bool]) -> str:
+    """Run one job with a log line at its start and end (with counts, or the failure)."""
+    log.info("job %s started", name)
+    started = time.monotonic()
+    try:
+        summary = job(config, should_stop)
+    except Exception as exc:
+        log.error("job %s failed after %.1fs: %s", name, time.monotonic() - started, exc)
+        raise
+    log.info("job %s finished in %.1fs: %s", name, time.monotonic() - started, summary)
+    return summary
+
+
+def run_pipeline(
+    config: KamsyncConfig,
+    should_stop: Callable[[], bool],
+    report: Callable[[str, str], None] = lambda _name, _summary: None,
+) -> list[tuple[str, str]]:
+    """Sync, analyze and write back in order; a failed step stops the rest and says which."""
+    jobs = available()
+    missing = [name for name in PIPELINE if name not in jobs]
+    if missing:
+        raise RunFailedError(
+            f"kamsync run needs the {', '.join(missing)} job(s), which are not installed"
+        )
+    done: list[tuple[str, str]] = []
+    for position, name in enumerate(PIPELINE):
+        if should_stop():
+            break
+        try:
+            summary = run_job(name, jobs[name], config, should_stop)
+        except ConfigError:
+            raise  # names the file and key; exit 2
+        except KamsyncError as exc:
+            rest = PIPELINE[position + 1 :]
+            skipped = f"; not run: {', '.join(rest)}" if rest else ""
+            raise RunFailedError(f"{name} failed: {exc}{skipped}") from exc
+        done.append((name, summary))
+        report(name, summary)
+    return done
+
+
+def pipeline_job(config: KamsyncConfig, should_stop: Callable[[], bool]) -> str:
+    """The ``run`` job of the scheduler: the whole pipeline."""
+    return "; ".join(f"{name}: {summary}" for name, summary in run_pipeline(config, should_stop))
