@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 
 from config.model import KamsyncConfig
+from sync.signals import GracefulStop
 from writeback.plan import write_plan
 from writeback.runner import ProgressCallback, WritebackResult, run_writeback
 
@@ -76,14 +77,16 @@ def writeback(app: App) -> int:
     args = app.args
     dry_run: bool = args.dry_run
     plan: Path | None = args.plan
-    result = run_writeback(
-        app.config,
-        source=args.source,
-        dry_run=dry_run,
-        plan_file=None if dry_run else plan,
-        config_file=str(app.config_path),
-        progress=_progress(Console(stderr=True)),
-    )
+    with GracefulStop() as stop:  # SIGTERM / Ctrl-C: stop after the request in flight
+        result = run_writeback(
+            app.config,
+            source=args.source,
+            dry_run=dry_run,
+            plan_file=None if dry_run else plan,
+            config_file=str(app.config_path),
+            progress=_progress(Console(stderr=True)),
+            should_stop=lambda: stop.requested,
+        )
     out = Console()
     print_summary(result, out)
     if dry_run:
