@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 SourceConfig = SalesforceSource | DynamicsSource
 TargetFactory = Callable[[SourceConfig, TargetMap], CrmTarget]
 ProgressCallback = Callable[[str, str, int, int], None]  # source, method, rows done, rows total
+RECORD_EVERY = 2000  # outcomes logged (and confirmed rows moved in the ledger) per transaction
 
 
 @dataclass
@@ -376,6 +377,29 @@ def _plan(
     )
 
 
+class _Recorder:
+    """Logs outcomes and moves the ledger, a few thousand rows per transaction.
+
+    Outcomes are kept until ``RECORD_EVERY`` rows are waiting (and always at the end, after an
+    error or a stop).  A process killed in between loses only the record of writes the CRM made:
+    those rows are sent again next run, as upserts by external id, so nothing is duplicated.
+    """
+
+    def __init__(self, context: _Context, source: SourceConfig, target: TargetMap) -> None:
+        self.context, self.source, self.target = context, source, target
+        self.waiting: list[Outcome] = []
+
+    def add(self, outcomes: Sequence[Outcome]) -> None:
+        self.waiting.extend(outcomes)
+        if len(self.waiting) >= RECORD_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.waiting:
+            _record(self.context, self.source, self.target, self.waiting)
+            self.waiting = []
+
+
 def _push(
     context: _Context,
     crm: CrmTarget,
@@ -386,22 +410,27 @@ def _push(
     report: SourceReport,
 ) -> None:
     done: set[str] = set()
+    recorder = _Recorder(context, source, target)
     try:
         for batch in crm.push(target, changes):
             outcomes = _outcomes(batch, plan)
-            _record(context, source, target, outcomes)
+            recorder.add(outcomes)
             _count(report, batch.method, outcomes)
             done.update(o.change.record.external_id for o in outcomes)
             context.progress(source.name, batch.method, len(done), len(changes))
             if context.should_stop() and len(done) < len(changes):
                 report.status = "stopped"
+                recorder.flush()
                 _leave(context, source, target, changes, done, plan, report, None)
                 return
     except CrmError as exc:
         report.status, report.error = "failed", f"the push stopped: {exc}"
+        recorder.flush()
         _leave(context, source, target, changes, done, plan, report, exc)
         log.warning("%s: %s", source.name, report.error)
         return
+    finally:
+        recorder.flush()
     if report.failed or report.unprocessed:
         report.status = "failed"
         report.error = (
