@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-import orjson
 
 from config.errors import RunFailedError
 from writeback.payload import MappedField, Shape, TargetMap, Value
@@ -185,9 +184,7 @@ def _change(
     previous_ext, previous_object, record_id, previous_hash, payload = row[2 + width :]
     previous = None
     if previous_ext is not None and previous_object == target_object:
-        previous = LedgerEntry(
-            previous_ext, previous_object, record_id, previous_hash, orjson.loads(payload)
-        )
+        previous = LedgerEntry(previous_ext, previous_object, record_id, previous_hash, payload)
     record = DesiredRecord(
         external_id=str(values[names[ext_at]]),
         account_key=str(row[0]),

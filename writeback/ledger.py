@@ -37,7 +37,7 @@ def record_outcomes(
         external_id=[o.change.record.external_id for o in outcomes],
         action=[o.action for o in outcomes],
         status=[o.result.status for o in outcomes],
-        before=[_json(o.before) for o in outcomes],
+        before=[o.before_json for o in outcomes],
         after=[_json(o.change.record.values) for o in outcomes],
         error_code=[o.result.error_code for o in outcomes],
         error_message=[o.result.error_message for o in outcomes],

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
+
+import orjson
 
 from connectors.writes import RowResult
 from writeback.payload import Value
@@ -25,13 +28,19 @@ class DesiredRecord:
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """The last payload the CRM confirmed for one record."""
+    """The last payload the CRM confirmed for one record (its JSON read only when needed)."""
 
     external_id: str
     target_object: str
     crm_record_id: str | None
     payload_hash: str
-    payload: Mapping[str, Value]
+    payload_json: str
+
+    @cached_property
+    def payload(self) -> Mapping[str, Value]:
+        """The confirmed payload, field name to value."""
+        parsed: dict[str, Value] = orjson.loads(self.payload_json)
+        return parsed
 
 
 @dataclass(frozen=True)
@@ -49,10 +58,19 @@ class Change:
 
 @dataclass(frozen=True)
 class Outcome:
-    """One row's result, ready to log."""
+    """One row's result, ready to log; ``before`` is the record's prior values, if known."""
 
     change: Change
     result: RowResult
     action: Action
-    before: Mapping[str, Value] | None
+    before: Mapping[str, Value] | LedgerEntry | None
     method: str | None
+
+    @property
+    def before_json(self) -> str | None:
+        """The prior values as JSON text."""
+        if isinstance(self.before, LedgerEntry):
+            return self.before.payload_json
+        if self.before is None:
+            return None
+        return orjson.dumps(self.before, option=orjson.OPT_SORT_KEYS).decode()

@@ -44,6 +44,7 @@ SourceConfig = SalesforceSource | DynamicsSource
 TargetFactory = Callable[[SourceConfig, TargetMap], CrmTarget]
 ProgressCallback = Callable[[str, str, int, int], None]  # source, method, rows done, rows total
 RECORD_EVERY = 2000  # outcomes logged (and confirmed rows moved in the ledger) per transaction
+CHECKPOINT_THRESHOLD = "1GB"
 
 
 @dataclass
@@ -192,6 +193,8 @@ def run_writeback(
         sources = [s for s in sources if s.name in plans]
     factory = open_target or default_target_factory(config)
     with Warehouse(config.warehouse).session(job="writeback") as con:
+        # the outcome log grows in many small transactions: checkpoint once, at the end
+        con.execute(f"set checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'").fetchall()
         run_id = runs.new_run_id("writeback")
         if not dry_run:
             runs.interrupt_stale(con)
@@ -500,10 +503,7 @@ def _outcome(
         action = "create" if result.created else "update"
     else:
         action = row.action if row is not None else change.action
-    if row is not None:
-        before = row.before
-    else:
-        before = change.previous.payload if change.previous is not None else None
+    before = row.before if row is not None else change.previous
     return Outcome(change, result, action, before, method)
 
 
