@@ -313,6 +313,10 @@ def _run_source(
     crm = context.open_target(source, target)
     try:
         return _with_crm(context, crm, source, target, changes, state, plan, report)
+    except CrmError as exc:  # login, describe or read-back failed: nothing was sent
+        report.status, report.error = "failed", str(exc)
+        log.error("%s", exc)
+        return report
     finally:
         report.api_calls = crm.calls
         if not context.dry_run:

@@ -305,3 +305,19 @@ def test_a_missing_or_foreign_field_refuses_the_push(bench: Bench) -> None:
     assert report.status == "refused"
     assert "KAM_Focus_Families__c (focus_families) does not exist" in (report.error or "")
     assert bench.writes() == 0
+
+
+def test_a_source_that_cannot_log_in_fails_alone(bench: Bench) -> None:
+    bench.env["KAMSYNC_DV_CLIENT_SECRET"] = "not-the-secret"
+
+    result = bench.run()
+
+    by_source = {s.source: s for s in result.sources}
+    assert by_source["sf"].status == "succeeded"
+    assert by_source["dv"].status == "failed"
+    assert "refused" in (by_source["dv"].error or "")
+    assert "not-the-secret" not in (by_source["dv"].error or "")
+    assert len(bench.sf_records()) == len(_scores(bench))
+    assert bench.writes("dynamics") == 0
+    with pytest.raises(Exception, match="dv: "):
+        result.raise_for_status()
