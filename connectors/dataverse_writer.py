@@ -45,6 +45,7 @@ from connectors.writes import Record, RowResult, TargetDescription, TargetField,
 
 NAMESPACE = "Microsoft.Dynamics.CRM"
 READ_CHUNK = 25  # external ids per $filter when reading records back
+FULL_READ_AT = 500  # above this many, read the whole table (5,000 a page) instead
 PAGE_SIZE = 5000
 _STATUS_RE = re.compile(r"^HTTP/\d\.\d\s+(\d{3})")
 _BOUNDARY_RE = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
@@ -182,6 +183,13 @@ class DataverseWriter:
         """The records with these key values, by key value (lookups as ``_<name>_value``)."""
         select = ",".join(dict.fromkeys(columns))
         found: dict[str, Json] = {}
+        if len(external_ids) > FULL_READ_AT:  # cheaper to page through the whole table
+            wanted = set(external_ids)
+            for record in self._pages(f"{entity_set}?$select={select}", f"read {entity_set}"):
+                value = record.get(key)
+                if isinstance(value, str) and value in wanted:
+                    found[value] = record
+            return found
         for start in range(0, len(external_ids), READ_CHUNK):
             chunk = external_ids[start : start + READ_CHUNK]
             condition = " or ".join(f"{key} eq {_literal(e)}" for e in chunk)

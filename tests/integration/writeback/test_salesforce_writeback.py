@@ -224,7 +224,11 @@ def test_faults_during_a_push_neither_lose_nor_duplicate_records(
     assert bench.writes() == writes
 
 
-def test_a_dry_run_plan_is_exactly_what_the_following_apply_does(bench: Bench) -> None:
+@pytest.mark.parametrize("read_all_above", [4000, 5], ids=["by-external-id", "whole-object"])
+def test_a_dry_run_plan_is_exactly_what_the_following_apply_does(
+    bench: Bench, read_all_above: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("connectors.salesforce.writer.FULL_READ_AT", read_all_above)
     bench.run(source="sf")
     changed = bench.change_scores("sf", 30, offset=40)
     bench.emulator.world.salesforce.update(
