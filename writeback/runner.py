@@ -6,13 +6,15 @@ For each chosen source, in the warehouse's job lock:
    ledger (:mod:`writeback.ledger`); with nothing changed the source is done without a single
    API call;
 2. the CRM's metadata is checked (:mod:`writeback.safety`): anything not kamsync's own refuses
-   the source's push with :class:`UnsafeWriteError`;
+   the source's push (status ``refused``; :meth:`WritebackResult.raise_for_status` raises
+   :class:`UnsafeWriteError` naming every problem);
 3. a dry run reads the current records back from the CRM and returns a plan
    (:mod:`writeback.plan`); an apply sends the changed records (:mod:`writeback.crm`) and, batch
    by batch, logs every row's outcome and moves the ledger for the confirmed ones.
 
 A CRM error during a push stops that source: what the CRM confirmed stays confirmed, the rest is
 logged unprocessed and goes again next run (upserts by external id never duplicate a record).
+A source that cannot log in or be described fails alone; the other sources still write back.
 """
 
 from __future__ import annotations
