@@ -17,6 +17,10 @@ from msal.
   column), so every record gets its own result: a success is matched by the external id the CRM
   returns, a failure by its ``Content-ID``.  A record no part of the answer mentions is
   unprocessed.
+
+The writer needs only a :class:`DataverseAccess` (a session and a token), which the Dynamics
+connector provides once installed (see :func:`writeback.dataverse.open_access`); this module
+moves into ``connectors/dynamics/`` when that package lands.
 """
 
 from __future__ import annotations
