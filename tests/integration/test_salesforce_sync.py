@@ -241,3 +241,25 @@ def test_no_secret_reaches_logs_the_warehouse_or_errors(emulator: Emulator, tmp_
     for secret in secrets:
         assert secret not in out + err + bad_out + bad_err
         assert secret.encode() not in warehouse_bytes
+
+
+def test_records_changing_during_a_sync_are_caught_by_the_next_one(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    env = salesforce_env(emulator)
+    config = load(
+        write_salesforce_config(tmp_path, emulator, "batch_size = 200\nbulk_threshold = 1500"), env
+    )
+    emulator.set_faults("churn:0.3", seed=8)
+    store = emulator.world.salesforce
+    before = store.seq
+
+    assert sync_in_process(config, env).ok
+    assert store.seq > before  # records did change while the sync was paging
+    emulator.mutate(seed=12, updates=40)
+    assert sync_in_process(config, env).ok  # still churning
+    emulator.set_faults(None)
+    assert sync_in_process(config, env).ok
+
+    assert_raw_matches_store(_db(tmp_path), "sf", emulator.world.salesforce)
+    no_duplicates(_db(tmp_path), "sf")
