@@ -1,6 +1,6 @@
 """What the CRM writers give write-back: a target's metadata, and one result per record sent.
 
-The writers (:mod:`connectors.salesforce.writer`, :mod:`connectors.dataverse_writer`) know the
+The writers (:mod:`connectors.salesforce.writer`, :mod:`connectors.dynamics.writer`) know the
 CRMs' write APIs and nothing about scores: they take records as field name -> JSON value, keyed
 by an external id, and answer with a :class:`RowResult` for every external id they were given,
 whatever the API did (``unprocessed`` when the CRM said nothing about a record).

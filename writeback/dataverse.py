@@ -10,14 +10,12 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
 
 from config.errors import RequestRejectedError
 from config.model import DynamicsSource, WritebackConfig, WritebackMode
 from connectors.base import ApiUsage
-from connectors.dataverse_access import MsalAccess
-from connectors.dataverse_writer import DataverseAccess, DataverseWriter, Lookup
-from connectors.http import CrmSession
+from connectors.dynamics.auth import DynamicsAuth
+from connectors.dynamics.writer import DataverseAccess, DataverseWriter, Lookup
 from connectors.writes import Record, TargetDescription
 from writeback.crm import Batch, CrmTarget, normalised_before, rejected_whole
 from writeback.payload import CrmKind, TargetMap, Value
@@ -107,38 +105,17 @@ class DataverseTarget:
         self._close()
 
 
-class _ConnectorAccess:
-    """The Dynamics connector's logged-in session and msal tokens, as the writer uses them."""
-
-    def __init__(self, connector: Any) -> None:
-        self.connector = connector
-        self.source: str = connector.source
-        self.session: CrmSession = connector.session
-
-    def token(self) -> str:
-        token: str = self.connector.auth.token()
-        return token
-
-
 def open_access(
     source: DynamicsSource,
     *,
     env: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[DataverseAccess, Callable[[], None]]:
-    """A logged-in connection to ``source`` and how to close it.
-
-    The Dynamics connector's own authentication and session when it is installed (the same
-    msal application, retry policy and re-authentication as sync); until then an equivalent
-    msal connection of the writer's own.
-    """
-    try:
-        from connectors.dynamics import DynamicsConnector  # type: ignore[import-not-found]
-    except ImportError:
-        access = MsalAccess(source, env=env, sleep=sleep)
-        return access, access.close
-    connector = DynamicsConnector(source, env=env, sleep=sleep)
-    return _ConnectorAccess(connector), connector.close
+    """A logged-in connection to ``source`` and how to close it: the Dynamics connector's own
+    authentication (the same msal application, session, retry policy and re-authentication as
+    sync)."""
+    access = DynamicsAuth(source, env=env, sleep=sleep)
+    return access, access.close
 
 
 def open_dataverse_target(

@@ -182,7 +182,7 @@ def test_faults_during_a_push_neither_lose_nor_duplicate_records(bench: Bench, m
 def test_a_dry_run_plan_is_exactly_what_the_following_apply_does(
     bench: Bench, read_all_above: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("connectors.dataverse_writer.FULL_READ_AT", read_all_above)
+    monkeypatch.setattr("connectors.dynamics.writer.FULL_READ_AT", read_all_above)
     bench.run(source="dv")
     changed = bench.change_scores("dv", 12, offset=3)
     first = bench.dv_records()[changed[0]]

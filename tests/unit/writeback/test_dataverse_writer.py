@@ -9,7 +9,7 @@ import pytest
 import responses
 
 from config.errors import MalformedResponseError, RequestRejectedError
-from connectors.dataverse_writer import (
+from connectors.dynamics.writer import (
     BatchAnswer,
     DataverseWriter,
     Lookup,

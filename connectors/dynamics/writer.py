@@ -18,9 +18,9 @@ from msal.
   returns, a failure by its ``Content-ID``.  A record no part of the answer mentions is
   unprocessed.
 
-The writer needs only a :class:`DataverseAccess` (a session and a token), which the Dynamics
-connector provides once installed (see :func:`writeback.dataverse.open_access`); this module
-moves into ``connectors/dynamics/`` when that package lands.
+The writer needs only a :class:`DataverseAccess` (a session and a token): the Dynamics
+connector's :class:`~connectors.dynamics.auth.DynamicsAuth` (see
+:func:`writeback.dataverse.open_access`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A logged-in Dataverse connection for the writer: kamsync's session and an msal token.
+"""The Dynamics connector's login: kamsync's session and an msal token (sync and write-back).
 
 msal gets the session as its ``http_client`` (so the token endpoint trusts the source's CA too)
 and ``instance_discovery=False`` (the configured authority is used as given, which is also what
@@ -29,8 +29,9 @@ _KEY_RE = re.compile(
 _CERT_RE = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 
 
-class MsalAccess:
-    """Session and tokens for one configured Dataverse source."""
+class DynamicsAuth:
+    """Session and tokens for one configured Dataverse source (msal ConfidentialClientApplication,
+    client secret or certificate, scope ``<url>/.default``)."""
 
     def __init__(
         self,

@@ -1,0 +1,1 @@
+"""Dynamics 365 / Dataverse connector: msal login, EntityDefinitions, change tracking, writes."""
