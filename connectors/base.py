@@ -46,6 +46,8 @@ class Column:
     nullable: bool = True
     custom: bool = False
     scale: int | None = None
+    # an option set's (value, label) pairs, for CRMs that store codes (Dataverse choices)
+    options: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class ObjectSchema:
     key: str
     columns: tuple[Column, ...]
     cursor_field: str | None = None
+    # where the CRM serves the records when that is not ``name`` (a Dataverse entity set)
+    collection: str | None = None
 
     def column(self, name: str) -> Column | None:
         """The column called ``name`` (case-insensitive), or None."""
@@ -75,7 +79,10 @@ class ObjectSchema:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ObjectSchema:
         """The schema :meth:`to_dict` produced."""
-        columns = tuple(Column(**column) for column in data["columns"])
+        columns = tuple(
+            Column(**{**column, "options": tuple(tuple(o) for o in column.get("options") or ())})
+            for column in data["columns"]
+        )
         return cls(**{**data, "columns": columns})
 
 

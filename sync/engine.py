@@ -109,10 +109,9 @@ def default_connector(source: SourceConfig) -> Connector:
         from connectors.salesforce import SalesforceConnector
 
         return SalesforceConnector(source)
-    from connectors.dynamics import DynamicsConnector  # type: ignore[import-not-found]
+    from connectors.dynamics import DynamicsConnector
 
-    connector: Connector = DynamicsConnector(source)
-    return connector
+    return DynamicsConnector(source)
 
 
 class SyncEngine:

@@ -5,7 +5,9 @@ written like a dbt model.  Placeholders are filled with validated pieces only:
 
 * ``{{source}}`` the source name (``[a-z0-9_]+``), ``{{raw}}`` the quoted raw table;
 * ``{{c:Field}}`` the quoted column, or ``null`` when the org does not have that field;
-* ``{{f:key}}`` the column the source's ``fields`` mapping names (custom fields), or ``null``.
+* ``{{f:key}}`` the column the source's ``fields`` mapping names (custom fields), or ``null``;
+* ``{{l:key}}`` the label column of that mapped field (``<column>name``: Dataverse lands a
+  choice's label beside its code), or ``null``.
 
 The crm tables are emptied and refilled in dependency order inside the caller's transaction,
 then ``common/account_hierarchy.sql`` sets ultimate parents and flags parent cycles.
@@ -37,7 +39,7 @@ CRM_TABLES = (
     "opportunity_contacts",
     "activities",
 )
-_PLACEHOLDER_RE = re.compile(r"\{\{(?:(c|f):([A-Za-z0-9_]+)|(source|raw))\}\}")
+_PLACEHOLDER_RE = re.compile(r"\{\{(?:(c|f|l):([A-Za-z0-9_]+)|(source|raw))\}\}")
 _TEMPLATE_RE = re.compile(r"^([a-z_]+)__([A-Za-z0-9_]+)\.sql$")
 
 
@@ -78,6 +80,8 @@ def render(template: Template, source: str, columns: set[str], mapping: dict[str
         if kind == "c":
             return column(name)
         mapped = mapping.get(name, "")
+        if kind == "l" and mapped:
+            return column(f"{mapped}name")
         return column(mapped) if mapped else "null"
 
     return _PLACEHOLDER_RE.sub(fill, template.sql)
