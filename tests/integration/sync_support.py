@@ -14,7 +14,9 @@ from typing import Any
 import duckdb
 
 from config.loader import load_config
-from config.model import KamsyncConfig, SalesforceSource
+from config.model import DynamicsSource, KamsyncConfig, SalesforceSource
+from connectors.base import Connector
+from connectors.dynamics import DynamicsConnector
 from connectors.emulator.emulator import Emulator
 from connectors.emulator.store import Store
 from connectors.salesforce import SalesforceConnector
@@ -31,6 +33,18 @@ SALESFORCE_OBJECTS = (
     "OpportunityContactRole",
     "Task",
     "Event",
+)
+DYNAMICS_TABLES = (
+    "systemuser",
+    "account",
+    "contact",
+    "product",
+    "opportunity",
+    "opportunityproduct",
+    "phonecall",
+    "appointment",
+    "email",
+    "task",
 )
 
 
@@ -68,6 +82,60 @@ ca_bundle = "{emulator.ca_file}"
     return path
 
 
+def dynamics_env(emulator: Emulator) -> dict[str, str]:
+    """The environment variables the generated Dynamics config names."""
+    creds = emulator.credentials()["dynamics"]
+    return {
+        "KAMSYNC_DV_CLIENT_ID": creds["client_id"],
+        "KAMSYNC_DV_CLIENT_SECRET": creds["client_secret"],
+    }
+
+
+def dynamics_source(emulator: Emulator, name: str = "dv", extra: str = "") -> str:
+    """A ``[[sources]]`` block for the emulator's Dataverse org."""
+    creds = emulator.credentials()["dynamics"]
+    return f"""
+[[sources]]
+name = "{name}"
+kind = "dynamics"
+url = "{creds["url"]}"
+authority = "{creds["authority"]}"
+client_id_env = "KAMSYNC_DV_CLIENT_ID"
+client_secret_env = "KAMSYNC_DV_CLIENT_SECRET"
+ca_bundle = "{emulator.ca_file}"
+{extra}
+"""
+
+
+def write_dynamics_config(
+    directory: Path, emulator: Emulator, extra: str = "", *, with_salesforce: bool = False
+) -> Path:
+    """A kamsync.toml with a Dataverse source (and the Salesforce org too when asked)."""
+    path = directory / "kamsync.toml"
+    salesforce = ""
+    if with_salesforce:
+        creds = emulator.credentials()["salesforce"]
+        salesforce = f"""
+[[sources]]
+name = "sf"
+kind = "salesforce"
+instance_url = "{creds["instance_url"]}"
+login_url = "{creds["login_url"]}"
+client_id_env = "KAMSYNC_SF_CLIENT_ID"
+client_secret_env = "KAMSYNC_SF_CLIENT_SECRET"
+ca_bundle = "{emulator.ca_file}"
+"""
+    path.write_text(
+        f"""
+[warehouse]
+path = "kamsync.duckdb"
+lock_wait_seconds = 0
+{salesforce}{dynamics_source(emulator, "dv", extra)}""",
+        encoding="utf-8",
+    )
+    return path
+
+
 def load(path: Path, env: Mapping[str, str]) -> KamsyncConfig:
     """The validated configuration at ``path`` with ``env`` as the environment."""
     return load_config(path, env)
@@ -78,7 +146,9 @@ def sync_in_process(
 ) -> SyncResult:
     """Run the engine in this process, with connectors that never really sleep between retries."""
 
-    def factory(source: Any) -> SalesforceConnector:
+    def factory(source: Any) -> Connector:
+        if isinstance(source, DynamicsSource):
+            return DynamicsConnector(source, env=env, sleep=lambda _seconds: None)
         assert isinstance(source, SalesforceSource)
         return SalesforceConnector(source, env=env, sleep=lambda _seconds: None)
 
@@ -161,5 +231,77 @@ def crm_keys(db: Path, table: str, key: str) -> set[str]:
     con = duckdb.connect(str(db), read_only=True)
     try:
         return {r[0] for r in con.execute(f"select {key} from crm.{table}").fetchall()}
+    finally:
+        con.close()
+
+
+# --------------------------------------------------------------------------- Dataverse
+
+
+def dataverse_raw_rows(db: Path, source: str, table: str, key: str) -> dict[str, dict[str, Any]]:
+    """Live rows of a Dataverse raw table, by key, values normalised, meta columns left out."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        cursor = con.execute(f'select * from "raw_{source}"."{table}" where not _is_deleted')
+        names = [d[0] for d in cursor.description or []]
+        rows = cursor.fetchall()
+    finally:
+        con.close()
+    keep = [n for n in names if not n.startswith("_")]
+    return {row[names.index(key)]: {n: _norm(row[names.index(n)]) for n in keep} for row in rows}
+
+
+def dataverse_store_rows(store: Store, table: str, columns: list[str]) -> dict[str, dict[str, Any]]:
+    """Live records of the emulated org by key, restricted to ``columns``: attribute values as
+    stored, and for a choice's ``<name>name`` column the label its option set gives the code."""
+    definition = store.tables[table].definition
+    labels: dict[str, dict[Any, str]] = {}
+    for column in columns:
+        attribute = definition.field(column.removesuffix("name"))
+        if definition.field(column) is None and attribute is not None and attribute.options:
+            labels[column] = dict(attribute.options)
+
+    def value(record: dict[str, Any], column: str) -> Any:
+        if column in labels:
+            code = record.get(column.removesuffix("name"))
+            return None if code is None else labels[column].get(code)
+        return _norm(record.get(column))
+
+    key = definition.key
+    return {r[key]: {c: value(r, c) for c in columns} for r in store.live(table)}
+
+
+def assert_dataverse_matches_store(
+    db: Path, source: str, store: Store, tables: tuple[str, ...] = DYNAMICS_TABLES
+) -> None:
+    """Every live record of every table landed with exactly the emulator's values; no extra."""
+    for table in tables:
+        key = store.tables[table].definition.key
+        landed = dataverse_raw_rows(db, source, table, key)
+        columns = list(next(iter(landed.values())).keys()) if landed else [key]
+        expected = dataverse_store_rows(store, table, columns)
+        assert landed.keys() == expected.keys(), (
+            f"{table}: ids differ ({len(landed.keys() - expected.keys())} extra, "
+            f"{len(expected.keys() - landed.keys())} missing)"
+        )
+        different = [i for i in expected if expected[i] != landed[i]]
+        assert not different, (
+            f"{table}: {len(different)} records differ, e.g. {different[0]}: "
+            f"{expected[different[0]]} != {landed[different[0]]}"
+        )
+
+
+def dataverse_no_duplicates(
+    db: Path, source: str, store: Store, tables: tuple[str, ...] = DYNAMICS_TABLES
+) -> None:
+    """Each Dataverse raw table holds every id once."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        for table in tables:
+            key = store.tables[table].definition.key
+            total, distinct = con.execute(
+                f'select count(*), count(distinct "{key}") from "raw_{source}"."{table}"'
+            ).fetchall()[0]
+            assert total == distinct, f"{table}: {total - distinct} duplicate rows"
     finally:
         con.close()

@@ -1,0 +1,357 @@
+"""Dynamics 365 / Dataverse sync against the emulator: exact results through full, incremental,
+faults, kills, an expired change-tracking token, tables without change tracking, and one
+warehouse holding both CRMs (issue 5 acceptance).
+
+Expected values always come from the emulator's live store, never from the code under test.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from connectors.emulator.emulator import Emulator
+from sync.cli import main
+from tests.integration.sync_support import (
+    DYNAMICS_TABLES,
+    assert_dataverse_matches_store,
+    assert_raw_matches_store,
+    crm_keys,
+    dataverse_no_duplicates,
+    dynamics_env,
+    kamsync,
+    load,
+    salesforce_env,
+    sync_in_process,
+    write_dynamics_config,
+)
+
+ACCOUNTS = 500
+EXPIRED_LOG = (
+    "dv: change tracking token expired; reading account in full (deletions are reconciled)"
+)
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator(seed=13, accounts=ACCOUNTS) as running:
+        yield running
+
+
+_CRM_KEYS = (
+    ("accounts", "account_key"),
+    ("contacts", "contact_key"),
+    ("opportunities", "opportunity_key"),
+    ("opportunity_lines", "line_key"),
+    ("activities", "activity_key"),
+    ("users", "user_key"),
+    ("products", "product_key"),
+)
+
+
+def _db(tmp_path: Path) -> Path:
+    return tmp_path / "kamsync.duckdb"
+
+
+def _last_run_objects(db: Path) -> dict[str, tuple[int, int, str]]:
+    """object -> (api calls, rows upserted, methods) of the latest sync run."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "select object, api_calls, rows_upserted, method from ops.sync_run_objects "
+            "where run_id = (select max(run_id) from ops.sync_runs where job = 'sync')"
+        ).fetchall()
+    finally:
+        con.close()
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def _live_keys(emulator: Emulator, table: str, prefix: str = "dv") -> set[str]:
+    store = emulator.world.dynamics
+    key = store.tables[table].definition.key
+    return {f"{prefix}:{r[key]}" for r in store.live(table)}
+
+
+def test_full_then_incremental_sync_equals_the_live_org(emulator: Emulator, tmp_path: Path) -> None:
+    env = dynamics_env(emulator)
+    config = load(write_dynamics_config(tmp_path, emulator, "page_size = 250"), env)
+    store = emulator.world.dynamics
+
+    first = sync_in_process(config, env)
+
+    assert first.ok, first.sources[0].error
+    assert_dataverse_matches_store(_db(tmp_path), "dv", store)
+    assert crm_keys(_db(tmp_path), "accounts", "account_key") == _live_keys(emulator, "account")
+    assert crm_keys(_db(tmp_path), "contacts", "contact_key") == _live_keys(emulator, "contact")
+    activities = set().union(
+        *(_live_keys(emulator, t) for t in ("phonecall", "appointment", "email", "task"))
+    )
+    assert crm_keys(_db(tmp_path), "activities", "activity_key") == activities
+
+    summary = emulator.mutate(seed=5, updates=60, inserts=30, soft_deletes=8, hard_deletes=8)
+    second = sync_in_process(config, env)
+
+    assert second.ok, second.sources[0].error
+    assert_dataverse_matches_store(_db(tmp_path), "dv", store)
+    dataverse_no_duplicates(_db(tmp_path), "dv", store)
+    assert {m for _, _, m in _last_run_objects(_db(tmp_path)).values()} == {"delta"}
+    deleted = {
+        f"dv:{i}"
+        for table in DYNAMICS_TABLES
+        for i in summary.table("dynamics", table).hard_deleted
+        + summary.table("dynamics", table).soft_deleted
+    }
+    inserted = {f"dv:{i}" for i in summary.table("dynamics", "account").inserted}
+    assert deleted and inserted  # the mutation did delete and create records
+    landed = set().union(*(crm_keys(_db(tmp_path), t, k) for t, k in _CRM_KEYS))
+    assert not deleted & landed
+    assert inserted <= landed
+    assert crm_keys(_db(tmp_path), "accounts", "account_key") == _live_keys(emulator, "account")
+
+    quiet = sync_in_process(config, env)  # nothing changed since: one delta request per table
+
+    assert quiet.ok
+    assert {
+        o: (c, r) for o, (c, r, _) in _last_run_objects(_db(tmp_path)).items()
+    } == dict.fromkeys(DYNAMICS_TABLES, (1, 0))
+
+
+def test_faults_during_sync_change_nothing_in_the_result(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    env = dynamics_env(emulator)
+    config = load(
+        write_dynamics_config(tmp_path, emulator, "page_size = 300\nmax_retries = 12"), env
+    )
+    emulator.set_faults(
+        "429:0.05,503:0.05,500:0.02,reset:0.03,slow:0.02:10ms,expire_session_after:25", seed=3
+    )
+
+    assert sync_in_process(config, env).ok
+    emulator.mutate(seed=7, updates=80, inserts=20, hard_deletes=10)
+    assert sync_in_process(config, env).ok
+
+    emulator.set_faults(None)
+    assert_dataverse_matches_store(_db(tmp_path), "dv", emulator.world.dynamics)
+    dataverse_no_duplicates(_db(tmp_path), "dv", emulator.world.dynamics)
+
+
+def _requests_seen(emulator: Emulator) -> int:
+    # the emulator's count of authenticated Web API requests (it has no public usage counter)
+    return emulator.dynamics._counters.authenticated
+
+
+@pytest.mark.parametrize(("seed", "incremental"), [(1, False), (2, True), (3, True)])
+def test_sync_killed_at_random_pages_resumes_exactly(
+    emulator: Emulator, tmp_path: Path, seed: int, incremental: bool
+) -> None:
+    env = dynamics_env(emulator)
+    path = write_dynamics_config(tmp_path, emulator, "page_size = 150")
+    if incremental:
+        assert sync_in_process(load(path, env), env).ok
+        emulator.mutate(seed=seed, updates=300, inserts=200, soft_deletes=20, hard_deletes=20)
+    start = _requests_seen(emulator)
+    kill_after = random.Random(seed).randint(3, 25)
+
+    child = kamsync(path, "sync", env=env)
+    while child.poll() is None and _requests_seen(emulator) - start < kill_after:
+        time.sleep(0.002)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+
+    rerun = kamsync(path, "sync", env=env)
+    _, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    assert_dataverse_matches_store(_db(tmp_path), "dv", emulator.world.dynamics)
+    dataverse_no_duplicates(_db(tmp_path), "dv", emulator.world.dynamics)
+
+
+def test_an_expired_delta_token_recovers_by_itself_exactly(
+    emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    env = dynamics_env(emulator)
+    config = load(write_dynamics_config(tmp_path, emulator, "page_size = 400"), env)
+    store = emulator.world.dynamics
+    assert sync_in_process(config, env).ok
+    # 91 days later the emulator (like Dataverse) no longer knows the delta tokens
+    emulator.mutate(
+        seed=4, advance=timedelta(days=91), updates=50, inserts=20, soft_deletes=6, hard_deletes=6
+    )
+
+    with caplog.at_level(logging.WARNING, logger="connectors.dynamics.connector"):
+        result = sync_in_process(config, env)
+
+    assert result.ok, result.sources[0].error
+    assert EXPIRED_LOG in caplog.text
+    assert caplog.text.count("change tracking token expired") == len(DYNAMICS_TABLES)
+    assert {m for _, _, m in _last_run_objects(_db(tmp_path)).values()} == {"track"}
+    assert_dataverse_matches_store(_db(tmp_path), "dv", store)
+    dataverse_no_duplicates(_db(tmp_path), "dv", store)
+    assert crm_keys(_db(tmp_path), "accounts", "account_key") == _live_keys(emulator, "account")
+
+    caplog.clear()
+    emulator.mutate(seed=8, updates=20, hard_deletes=3)
+    assert sync_in_process(config, env).ok  # and the fresh token works again
+    assert "change tracking token expired" not in caplog.text
+    assert {m for _, _, m in _last_run_objects(_db(tmp_path)).values()} == {"delta"}
+    assert_dataverse_matches_store(_db(tmp_path), "dv", store)
+
+
+def test_tables_without_change_tracking_are_read_by_modifiedon(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    store = emulator.world.dynamics
+    for name in ("product", "task", "opportunityproduct"):
+        table = store.tables[name]
+        table.definition = replace(table.definition, change_tracking=False)
+    env = dynamics_env(emulator)
+    config = load(write_dynamics_config(tmp_path, emulator, "page_size = 200"), env)
+
+    assert sync_in_process(config, env).ok
+    assert_dataverse_matches_store(_db(tmp_path), "dv", store)
+    emulator.mutate(seed=21, updates=120, inserts=40, soft_deletes=10, hard_deletes=10)
+    assert sync_in_process(config, env).ok
+
+    assert_dataverse_matches_store(_db(tmp_path), "dv", store)
+    dataverse_no_duplicates(_db(tmp_path), "dv", store)
+    methods = {o: m for o, (_, _, m) in _last_run_objects(_db(tmp_path)).items()}
+    assert methods["task"] == methods["product"] == "modifiedon"  # then the ids pass
+    assert methods["account"] == "delta"
+    con = duckdb.connect(str(_db(tmp_path)), read_only=True)
+    cursors = dict(
+        con.execute(
+            "select object, cursor::varchar from ops.sync_state where source = 'dv'"
+        ).fetchall()
+    )
+    con.close()
+    assert '"since"' in cursors["task"] and "delta_link" in cursors["account"]
+
+
+def test_one_warehouse_holds_both_crms_with_keys_that_never_collide(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    env = {**dynamics_env(emulator), **salesforce_env(emulator)}
+    config = load(write_dynamics_config(tmp_path, emulator, with_salesforce=True), env)
+
+    result = sync_in_process(config, env)
+
+    assert result.ok, [s.error for s in result.sources]
+    assert_raw_matches_store(_db(tmp_path), "sf", emulator.world.salesforce)
+    assert_dataverse_matches_store(_db(tmp_path), "dv", emulator.world.dynamics)
+    sf_accounts = {f"sf:{r['Id']}" for r in emulator.world.salesforce.live("Account")}
+    dv_accounts = _live_keys(emulator, "account")
+    assert crm_keys(_db(tmp_path), "accounts", "account_key") == sf_accounts | dv_accounts
+    assert not sf_accounts & dv_accounts
+    con = duckdb.connect(str(_db(tmp_path)), read_only=True)
+    try:
+        total, distinct = con.execute(
+            "select count(*), count(distinct account_key) from crm.accounts"
+        ).fetchall()[0]
+        shared = con.execute(
+            "select count(*) from (select global_match_key from crm.accounts "
+            "where global_match_key is not null group by 1 "
+            "having count(distinct source) = 2)"
+        ).fetchall()[0][0]
+        for table, key in (("contacts", "contact_key"), ("activities", "activity_key")):
+            rows, keys = con.execute(
+                f"select count(*), count(distinct {key}) from crm.{table}"
+            ).fetchall()[0]
+            assert rows == keys, table
+    finally:
+        con.close()
+    assert total == distinct == len(sf_accounts) + len(dv_accounts)
+    # global groups span both orgs: their accounts stay separate rows sharing the match key
+    expected_shared = {r["new_globalmatchkey"] for r in emulator.world.dynamics.live("account")} & {
+        r["Global_DUNS__c"] for r in emulator.world.salesforce.live("Account")
+    } - {None}
+    assert shared == len(expected_shared) > 0
+
+
+def _snapshot(db: Path) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        counts = [
+            con.execute(f'select count(*), max(_loaded_at) from raw_dv."{t}"').fetchall()[0]
+            for t in DYNAMICS_TABLES
+        ]
+        crm = con.execute(
+            "select count(*), sum(hash(account_key, name)) from crm.accounts"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    return [*counts, crm]
+
+
+def test_malformed_answers_fail_clearly_and_leave_the_warehouse_as_it_was(
+    emulator: Emulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env = dynamics_env(emulator)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    path = write_dynamics_config(tmp_path, emulator, "max_retries = 0")
+    assert main(["--config", str(path), "sync"]) == 0
+    before = _snapshot(_db(tmp_path))
+    emulator.mutate(seed=9, updates=50)
+    emulator.set_faults("malformed:1.0")
+    capsys.readouterr()
+
+    assert main(["--config", str(path), "sync"]) == 1
+
+    err = capsys.readouterr().err
+    assert "dv: read systemuser: the answer is not valid JSON" in err
+    assert _snapshot(_db(tmp_path)) == before
+
+
+def test_records_changing_during_a_sync_are_caught_by_the_next_one(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    env = dynamics_env(emulator)
+    config = load(write_dynamics_config(tmp_path, emulator, "page_size = 200"), env)
+    emulator.set_faults("churn:0.3", seed=8)
+    store = emulator.world.dynamics
+    before = store.seq
+
+    assert sync_in_process(config, env).ok
+    assert store.seq > before  # records did change while the sync was paging
+    emulator.mutate(seed=12, updates=40)
+    assert sync_in_process(config, env).ok  # still churning
+    emulator.set_faults(None)
+    assert sync_in_process(config, env).ok
+
+    assert_dataverse_matches_store(_db(tmp_path), "dv", store)
+    dataverse_no_duplicates(_db(tmp_path), "dv", store)
+
+
+def test_no_secret_reaches_logs_the_warehouse_or_errors(emulator: Emulator, tmp_path: Path) -> None:
+    env = dynamics_env(emulator)
+    path = write_dynamics_config(tmp_path, emulator, "max_retries = 3")
+    emulator.set_faults("503:0.1,expire_session_after:10", seed=4)
+
+    child = kamsync(path, "-vvv", "sync", env=env)
+    out, err = child.communicate(timeout=300)
+    emulator.set_faults(None)
+    bad = kamsync(path, "sync", env={**env, "KAMSYNC_DV_CLIENT_SECRET": "wrong-secret-value-0000"})
+    bad_out, bad_err = bad.communicate(timeout=60)
+
+    # every token the emulated tenant issued (it keeps them privately)
+    tokens = list(emulator.dynamics.tokens._valid)
+    secrets = [env["KAMSYNC_DV_CLIENT_SECRET"], "wrong-secret-value-0000", *tokens]
+    assert child.returncode == 0, err
+    assert bad.returncode == 1 and "AADSTS7000215" in bad_err
+    assert len(tokens) >= 2
+    warehouse_bytes = b"".join(p.read_bytes() for p in tmp_path.glob("*.duckdb*") if p.is_file())
+    for secret in secrets:
+        assert secret not in out + err + bad_out + bad_err
+        assert secret.encode() not in warehouse_bytes
