@@ -109,6 +109,16 @@ class Records:
 
 
 @dataclass(frozen=True)
+class ColumnRecords:
+    """Records of a page as one list of text values per column, in the order of ``columns``
+    (what a connector that parses JSON column by column hands over without transposing)."""
+
+    columns: tuple[str, ...]
+    values: Sequence[Sequence[str | None]]
+    count: int
+
+
+@dataclass(frozen=True)
 class CsvRecords:
     """Records of a page as CSV text with a header row (Bulk API results)."""
 
@@ -130,7 +140,7 @@ class Page:
 
     mode: ReadMode
     method: str
-    records: Records | CsvRecords | None = None
+    records: Records | ColumnRecords | CsvRecords | None = None
     deleted_ids: tuple[str, ...] = ()
     live_ids: tuple[str, ...] | None = None
     checkpoint: dict[str, Any] | None = None
@@ -141,7 +151,7 @@ class Page:
     @property
     def record_count(self) -> int:
         """How many records the page carries."""
-        if isinstance(self.records, CsvRecords):
+        if isinstance(self.records, CsvRecords | ColumnRecords):
             return self.records.count
         if isinstance(self.records, Records):
             return len(self.records.rows)

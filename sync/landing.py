@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from config.errors import MalformedResponseError
-from connectors.base import Column, CsvRecords, ObjectSchema, Page, Records
+from connectors.base import Column, ColumnRecords, CsvRecords, ObjectSchema, Page, Records
 
 STAGE_SCHEMA = "_kamsync_stage"
 META_COLUMNS = ("_loaded_at", "_run_id", "_is_deleted")
@@ -210,7 +210,12 @@ PAGE_VIEW = "_kamsync_page"
 
 
 @contextlib.contextmanager
-def _page_source(records: Records | CsvRecords) -> Iterator[_PageSource]:
+def _page_source(records: Records | ColumnRecords | CsvRecords) -> Iterator[_PageSource]:
+    if isinstance(records, ColumnRecords):
+        arrays = [pa.array(values, type=pa.string()) for values in records.values]
+        table = pa.Table.from_arrays(arrays, names=list(records.columns))
+        yield _PageSource(records.columns, PAGE_VIEW, table)
+        return
     if isinstance(records, Records):
         names = list(records.columns)
         data = list(zip(*records.rows, strict=True)) if records.rows else [() for _ in names]

@@ -32,6 +32,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -39,7 +40,7 @@ import requests
 
 from config.errors import CrmError, MalformedResponseError
 from config.model import DynamicsSource
-from connectors.base import ApiUsage, Column, ObjectSchema, Page, Records, StreamState
+from connectors.base import ApiUsage, Column, ColumnRecords, ObjectSchema, Page, StreamState
 from connectors.dynamics import odata
 from connectors.dynamics.auth import DynamicsAuth
 from connectors.dynamics.limits import RateLimits
@@ -61,6 +62,15 @@ NOT_TRACKED = "0x80072491"
 NAMESPACE = "Microsoft.Dynamics.CRM"
 
 Json = dict[str, Any]
+
+_TEXT: frozenset[type] = frozenset({str, type(None)})
+# JSON types each kind of column accepts (numbers may come as text: Edm.Int64, Edm.Decimal)
+_ALLOWED: dict[str, frozenset[type]] = {
+    "text": _TEXT,
+    "bool": frozenset({bool, type(None)}),
+    "number": frozenset({int, float, str, type(None)}),
+}
+_BOOL_TEXT: dict[object, str] = {True: "true", False: "false"}
 
 
 class _Expired(Exception):
@@ -404,52 +414,36 @@ class DynamicsConnector:
             self._plans[key] = plan
         return plan
 
-    def _records(self, schema: ObjectSchema, rows: list[Json]) -> Records:
+    def _records(self, schema: ObjectSchema, rows: list[Json]) -> ColumnRecords:
         plan = self._plan(schema)
-        if rows:
-            first = rows[0]
-            missing = [p.prop for p in plan if p.kind != "label" and p.prop not in first]
-            if missing:
-                raise MalformedResponseError(
-                    f"{schema.name}: records lack {', '.join(missing[:5])}", source=self.source
-                )
         columns = [self._values(schema, p, rows) for p in plan]
         key_index = schema.column_names.index(schema.key)
-        if any(v is None for v in columns[key_index]):
+        if None in columns[key_index]:
             raise MalformedResponseError(
                 f"{schema.name}: a record has no {schema.key}", source=self.source
             )
-        return Records(schema.column_names, list(zip(*columns, strict=True)) if rows else [])
+        return ColumnRecords(schema.column_names, columns, len(rows))
 
     def _values(self, schema: ObjectSchema, plan: _Plan, rows: list[Json]) -> list[str | None]:
-        values = [r.get(plan.prop) for r in rows]
-        if plan.kind == "text":
-            bad = next((v for v in values if v is not None and type(v) is not str), None)
-            if bad is not None:
-                raise self._odd(schema, plan, bad)
-            return values
+        """One column of text values (C-level maps; the types are checked per column)."""
+        try:
+            values: list[Any] = list(map(itemgetter(plan.prop), rows))
+        except KeyError:
+            raise MalformedResponseError(
+                f"{schema.name}: a record lacks {plan.prop}", source=self.source
+            ) from None
         if plan.kind == "label":
-            labels = plan.labels
-            return [None if v is None else labels.get(str(v)) for v in values]
+            return [None if v is None else plan.labels.get(str(v)) for v in values]
+        types = set(map(type, values))
+        allowed = _ALLOWED[plan.kind]
+        if not types <= allowed:
+            bad = next(v for v in values if type(v) not in allowed)
+            raise self._odd(schema, plan, bad)
+        if plan.kind == "text" or types <= _TEXT:
+            return values
         if plan.kind == "bool":
-            out: list[str | None] = []
-            for v in values:
-                if v is None:
-                    out.append(None)
-                elif v is True or v is False:
-                    out.append("true" if v else "false")
-                else:
-                    raise self._odd(schema, plan, v)
-            return out
-        numbers: list[str | None] = []
-        for v in values:
-            if v is None or type(v) is str:
-                numbers.append(v)
-            elif type(v) is int or type(v) is float:
-                numbers.append(str(v))
-            else:
-                raise self._odd(schema, plan, v)
-        return numbers
+            return list(map(_BOOL_TEXT.get, values))
+        return [v if v is None or type(v) is str else str(v) for v in values]
 
     def _odd(self, schema: ObjectSchema, plan: _Plan, value: object) -> MalformedResponseError:
         shown = repr(value)[:80]

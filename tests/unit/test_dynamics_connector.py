@@ -15,7 +15,7 @@ import responses
 from config.errors import MalformedResponseError, RequestRejectedError, ServerError
 from config.loader import parse_config
 from config.model import DynamicsSource
-from connectors.base import ObjectSchema, Page, Records, StreamState
+from connectors.base import ColumnRecords, ObjectSchema, Page, StreamState
 from connectors.dynamics import DynamicsConnector, odata
 from connectors.dynamics.schema import object_schema
 
@@ -178,8 +178,9 @@ def _read(connector: DynamicsConnector, schema: ObjectSchema, state: StreamState
 
 
 def _rows(page: Page) -> list[dict[str, str | None]]:
-    assert isinstance(page.records, Records)
-    return [dict(zip(page.records.columns, row, strict=True)) for row in page.records.rows]
+    assert isinstance(page.records, ColumnRecords)
+    rows = zip(*page.records.values, strict=True)
+    return [dict(zip(page.records.columns, row, strict=True)) for row in rows]
 
 
 # --------------------------------------------------------------------------- describe
@@ -528,7 +529,7 @@ def test_answers_that_are_not_pages_are_malformed(
         (_record(1, new_isvip="yes"), r"account\.new_isvip: value 'yes'"),
         (_record(1, revenue={"amount": 1}), r"account\.revenue: value \{'amount': 1\}"),
         (_record(1, accountid=None), "a record has no accountid"),
-        ({k: v for k, v in _record(1).items() if k != "revenue"}, "records lack revenue"),
+        ({k: v for k, v in _record(1).items() if k != "revenue"}, "a record lacks revenue"),
     ],
 )
 @responses.activate
