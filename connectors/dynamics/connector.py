@@ -46,8 +46,10 @@ from connectors.dynamics.auth import DynamicsAuth
 from connectors.dynamics.limits import RateLimits
 from connectors.dynamics.schema import (
     ATTRIBUTE_SELECT,
+    DERIVED_TYPES,
     ENTITY_SELECT,
     LABEL_TYPE,
+    LOOKUP_TABLE_TYPE,
     date_only_attributes,
     object_schema,
     option_sets,
@@ -60,6 +62,7 @@ log = logging.getLogger(__name__)
 EXPIRED_VERSION_STAMP = "0x80044352"
 NOT_TRACKED = "0x80072491"
 NAMESPACE = "Microsoft.Dynamics.CRM"
+LOOKUP_NAME = f"{NAMESPACE}.lookuplogicalname"
 
 Json = dict[str, Any]
 
@@ -87,7 +90,7 @@ class _Plan:
 
     column: str
     prop: str
-    kind: str  # text, bool, number, label
+    kind: str  # text, bool, number, label, annotation
     labels: Mapping[str, str]
 
 
@@ -264,9 +267,13 @@ class DynamicsConnector:
     def _collection(self, schema: ObjectSchema) -> str:
         return f"{self.root}/{odata.name(schema.collection or schema.name + 's')}"
 
-    def _prefer(self, *, tracking: bool) -> str:
-        size = f"odata.maxpagesize={self.config.page_size}"
-        return f"odata.track-changes,{size}" if tracking else size
+    def _prefer(self, schema: ObjectSchema, *, tracking: bool) -> str:
+        prefer = [f"odata.maxpagesize={self.config.page_size}"]
+        if tracking:
+            prefer.insert(0, "odata.track-changes")
+        if _annotated(schema):
+            prefer.append(f'odata.include-annotations="{LOOKUP_NAME}"')
+        return ",".join(prefer)
 
     def _first_params(self, schema: ObjectSchema, checkpoint: Json) -> dict[str, str]:
         params = {"$select": odata.select(property_name(c) for c in _landed(schema))}
@@ -283,13 +290,13 @@ class DynamicsConnector:
             link = checkpoint.get("next")
             try:
                 if link:
-                    body = self._get(link, what, prefer=self._prefer(tracking=True))
+                    body = self._get(link, what, prefer=self._prefer(schema, tracking=True))
                 else:
                     body = self._get(
                         self._collection(schema),
                         what,
                         params=self._first_params(schema, checkpoint),
-                        prefer=self._prefer(tracking=True),
+                        prefer=self._prefer(schema, tracking=True),
                     )
             except CrmError as exc:
                 if exc.code == EXPIRED_VERSION_STAMP and checkpoint["method"] == "delta":
@@ -338,7 +345,7 @@ class DynamicsConnector:
             calls = self.session.calls
             link = checkpoint.get("next")
             if link:
-                body = self._get(link, what, prefer=self._prefer(tracking=False))
+                body = self._get(link, what, prefer=self._prefer(schema, tracking=False))
             else:
                 params = self._first_params(schema, checkpoint)
                 window = odata.modified_since(checkpoint.get("since"))
@@ -349,7 +356,7 @@ class DynamicsConnector:
                     self._collection(schema),
                     what,
                     params=params,
-                    prefer=self._prefer(tracking=False),
+                    prefer=self._prefer(schema, tracking=False),
                 )
             rows = _rows(body, what, self.source)
             seen = _latest(rows, cursor_field, checkpoint.get("seen"))
@@ -379,13 +386,13 @@ class DynamicsConnector:
             calls = self.session.calls
             link = checkpoint.get("next")
             if link:
-                body = self._get(link, what, prefer=self._prefer(tracking=False))
+                body = self._get(link, what, prefer=self._prefer(schema, tracking=False))
             else:
                 body = self._get(
                     self._collection(schema),
                     what,
                     params={"$select": key},
-                    prefer=self._prefer(tracking=False),
+                    prefer=self._prefer(schema, tracking=False),
                 )
             ids = tuple(_key(r, key, what, self.source) for r in _rows(body, what, self.source))
             next_link = body.get("@odata.nextLink")
@@ -426,6 +433,8 @@ class DynamicsConnector:
 
     def _values(self, schema: ObjectSchema, plan: _Plan, rows: list[Json]) -> list[str | None]:
         """One column of text values (C-level maps; the types are checked per column)."""
+        if plan.kind == "annotation":  # absent where the lookup is empty
+            return [_text_or_none(r.get(plan.prop)) for r in rows]
         try:
             values: list[Any] = list(map(itemgetter(plan.prop), rows))
         except KeyError:
@@ -482,16 +491,28 @@ def _done(checkpoint: Json, cursor: Json) -> Json:
 
 
 def _landed(schema: ObjectSchema) -> list[Column]:
-    """The columns read from the Web API (derived label columns are not)."""
-    return [c for c in schema.columns if c.crm_type != LABEL_TYPE]
+    """The columns selected from the Web API (derived labels and lookup tables are not)."""
+    return [c for c in schema.columns if c.crm_type not in DERIVED_TYPES]
+
+
+def _annotated(schema: ObjectSchema) -> bool:
+    """True when a column comes from the ``lookuplogicalname`` annotation."""
+    return any(c.crm_type == LOOKUP_TABLE_TYPE for c in schema.columns)
 
 
 def _column_plan(column: Column) -> _Plan:
     if column.crm_type == LABEL_TYPE:
         source = column.name.removesuffix("name")
         return _Plan(column.name, source, "label", dict(column.options))
+    if column.crm_type == LOOKUP_TABLE_TYPE:
+        lookup = dict(column.options)["attribute_of"]
+        return _Plan(column.name, f"_{lookup}_value@{LOOKUP_NAME}", "annotation", {})
     kind = {"boolean": "bool", "bigint": "number", "double": "number", "decimal": "number"}
     return _Plan(column.name, property_name(column), kind.get(column.type, "text"), {})
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _rows(body: Json, what: str, source: str) -> list[Json]:

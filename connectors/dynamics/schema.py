@@ -4,7 +4,10 @@ Columns are named by attribute logical name (a lookup's value arrives as ``_<nam
 lands as ``<name>``); a choice (Picklist, State, Status) lands as its code and, beside it, its
 label as ``<name>name`` (what Dataverse calls the attribute's virtual name column), from the
 option set read at describe time.  Attributes that are parts of others (``AttributeOf``), not
-readable, or of types with no value to land (virtual, party lists, images, files) are left out.
+readable, or of types with no value to land (virtual, party lists, images, files) are left out,
+with one exception: the table a polymorphic lookup points at (``regardingobjecttypecode``,
+``owneridtype``: EntityName attributes that are ``AttributeOf`` a lookup, which the Web API does
+not serve) is landed under its own name from the lookup's ``lookuplogicalname`` annotation.
 
 A table without change tracking gets ``cursor_field = "modifiedon"``: it is read in
 ``modifiedon`` windows instead of by delta links (``cursor_field`` None).
@@ -48,6 +51,8 @@ DATAVERSE_TYPES: dict[str, ColumnType | None] = {
 LOOKUP_TYPES = frozenset({"Lookup", "Owner", "Customer"})
 CHOICE_TYPES = frozenset({"Picklist", "State", "Status"})
 LABEL_TYPE = "OptionLabel"
+LOOKUP_TABLE_TYPE = "LookupTable"  # options: (("attribute_of", <lookup logical name>),)
+DERIVED_TYPES = frozenset({LABEL_TYPE, LOOKUP_TABLE_TYPE})
 # Dataverse keeps money to 4 decimals at most and decimals to 10
 _SCALES = {"Money": 4, "Decimal": 10}
 CURSOR_FIELD = "modifiedon"
@@ -79,13 +84,18 @@ def object_schema(
     attributes = entity.get("Attributes")
     if not isinstance(attributes, list):
         raise MalformedResponseError(f"{logical}: metadata has no attribute list", source=source)
+    lookups = {
+        a.get("LogicalName"): a.get("AttributeType")
+        for a in attributes
+        if isinstance(a, Mapping) and a.get("AttributeType") in LOOKUP_TYPES
+    }
     columns: list[Column] = []
     for attribute in attributes:
-        columns.extend(_columns(attribute, logical, date_only, options, source))
+        columns.extend(_columns(attribute, logical, date_only, options, source, lookups))
     names = {c.name for c in columns}
     if key not in names:
         raise MalformedResponseError(f"{logical}: metadata lacks the key {key}", source=source)
-    columns = [c for c in columns if c.crm_type != LABEL_TYPE or _label_free(c, columns)]
+    columns = [c for c in columns if c.crm_type not in DERIVED_TYPES or _label_free(c, columns)]
     tracked = entity.get("ChangeTrackingEnabled") is True
     return ObjectSchema(
         name=logical,
@@ -118,12 +128,24 @@ def _columns(
     date_only: set[str],
     options: Mapping[str, tuple[tuple[str, str], ...]],
     source: str,
+    lookups: Mapping[Any, Any],
 ) -> list[Column]:
     if not isinstance(attribute, Mapping):
         raise MalformedResponseError(f"{table}: an attribute is not an object", source=source)
     logical = _text(attribute, "LogicalName", source, f"an attribute of {table}")
     crm_type = _text(attribute, "AttributeType", source, f"{table}.{logical}")
-    if attribute.get("AttributeOf") or attribute.get("IsValidForRead") is False:
+    parent = attribute.get("AttributeOf")
+    if crm_type == "EntityName" and isinstance(parent, str) and parent in lookups:
+        return [
+            Column(
+                name=logical,
+                type="varchar",
+                label=_label(attribute.get("DisplayName"), logical),
+                crm_type=LOOKUP_TABLE_TYPE,
+                options=(("attribute_of", parent),),
+            )
+        ]
+    if parent or attribute.get("IsValidForRead") is False:
         return []
     if attribute.get("IsValidODataAttribute") is False:
         return []
