@@ -136,6 +136,8 @@ class Page:
       any page of the pass is then marked deleted.
     * ``checkpoint``: where to resume if the run stops after this page.
     * ``cursor``: set on the last page only: the incremental position once the pass commits.
+    * ``restart``: the pass starts over here (a position the CRM no longer knows): what the
+      object staged earlier in this pass is discarded before this page is staged.
     """
 
     mode: ReadMode
@@ -147,6 +149,7 @@ class Page:
     cursor: dict[str, Any] | None = None
     done: bool = False
     api_calls: int = 0
+    restart: bool = False
 
     @property
     def record_count(self) -> int:

@@ -333,6 +333,8 @@ class SyncEngine:
                 "full_requested": full,
             }
         with _transaction(self.con):
+            if page.restart:
+                landing.clear_stage(self.con, source, schema.name)
             landing.stage_page(
                 self.con,
                 source,

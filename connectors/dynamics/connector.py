@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import itemgetter
 from typing import Any
 
@@ -206,13 +206,17 @@ class DynamicsConnector:
     def read(self, schema: ObjectSchema, state: StreamState) -> Iterator[Page]:
         """Yield the pages of one pass, resuming from ``state.checkpoint`` when set."""
         checkpoint = state.checkpoint or self._new_pass(schema, state)
+        restart = False
         while checkpoint["phase"] != "done":
             try:
                 for page in self._pages(schema, checkpoint):
-                    yield page
+                    # the first page of a pass started over drops what the old one staged
+                    yield replace(page, restart=True) if restart else page
+                    restart = False
                     assert page.checkpoint is not None
                     checkpoint = page.checkpoint
             except _Expired:
+                restart = True
                 log.warning(
                     "%s: change tracking token expired; reading %s in full "
                     "(deletions are reconciled)",
@@ -221,6 +225,7 @@ class DynamicsConnector:
                 )
                 checkpoint = _tracked_full()
             except _NotTracked:
+                restart = True
                 log.info(
                     "%s: %s has no change tracking; reading it by modifiedon",
                     self.source,

@@ -19,8 +19,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from connectors.dynamics import DynamicsConnector
 from connectors.emulator.emulator import Emulator
 from sync.cli import main
+from sync.engine import SyncEngine
+from sync.warehouse import Warehouse
 from tests.integration.sync_support import (
     DYNAMICS_TABLES,
     assert_dataverse_matches_store,
@@ -204,6 +207,36 @@ def test_an_expired_delta_token_recovers_by_itself_exactly(
     assert "change tracking token expired" not in caplog.text
     assert {m for _, _, m in _last_run_objects(_db(tmp_path)).values()} == {"delta"}
     assert_dataverse_matches_store(_db(tmp_path), "dv", store)
+
+
+def test_a_token_expiring_while_a_sync_is_paused_drops_the_stale_pages(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    env = dynamics_env(emulator)
+    config = load(
+        write_dynamics_config(tmp_path, emulator, 'page_size = 2\ntables = ["account"]'), env
+    )
+    store = emulator.world.dynamics
+    assert sync_in_process(config, env).ok
+    changed = sorted(store.tables["account"].rows)[:3]
+    for record_id in changed:
+        store.update("account", record_id, {"name": "Renamed"})
+    asked = iter([False, True])  # go on with the source, stop after its first page
+    with Warehouse(config.warehouse).session(job="sync") as con:
+        stopped = SyncEngine(
+            config,
+            con,
+            connector_factory=lambda s: DynamicsConnector(s, env=env, sleep=lambda _s: None),
+            should_stop=lambda: next(asked),  # after the first delta page (changed[0], [1])
+        ).run()
+    assert stopped.sources[0].status == "stopped"
+    store.delete("account", changed[0], hard=True)
+    store.advance(timedelta(days=91))  # the paused delta's token is gone
+
+    assert sync_in_process(config, env).ok
+
+    assert_dataverse_matches_store(_db(tmp_path), "dv", store, ("account",))
+    assert f"dv:{changed[0]}" not in crm_keys(_db(tmp_path), "accounts", "account_key")
 
 
 def test_tables_without_change_tracking_are_read_by_modifiedon(
