@@ -20,10 +20,13 @@ import duckdb
 import pytest
 
 from connectors.dynamics import DynamicsConnector
+from connectors.emulator.dataverse_auth import create_client_certificate
 from connectors.emulator.emulator import Emulator
+from connectors.emulator.world import generate_world
 from sync.cli import main
 from sync.engine import SyncEngine
 from sync.warehouse import Warehouse
+from tests.integration.emulator.dataverse_fixtures import start_org
 from tests.integration.sync_support import (
     DYNAMICS_TABLES,
     assert_dataverse_matches_store,
@@ -388,3 +391,37 @@ def test_no_secret_reaches_logs_the_warehouse_or_errors(emulator: Emulator, tmp_
     for secret in secrets:
         assert secret not in out + err + bad_out + bad_err
         assert secret.encode() not in warehouse_bytes
+
+
+def test_certificate_credentials_sync_exactly(tmp_path: Path) -> None:
+    certificate = create_client_certificate("kamsync-sync-test")
+    world = generate_world(5, 150)
+    org = start_org(tmp_path / "org", store=world.dynamics, certificate=certificate.certificate_pem)
+    try:
+        pem = tmp_path / "kamsync-app.pem"
+        pem.write_text(certificate.private_key_pem + certificate.certificate_pem, encoding="utf-8")
+        path = tmp_path / "kamsync.toml"
+        path.write_text(
+            f"""
+[warehouse]
+path = "kamsync.duckdb"
+[[sources]]
+name = "dv"
+kind = "dynamics"
+url = "{org.url}"
+authority = "{org.authority}"
+client_id_env = "KAMSYNC_DV_CLIENT_ID"
+certificate_file = "{pem.name}"
+certificate_thumbprint = "{certificate.sha1_thumbprint}"
+ca_bundle = "{org.tls.ca_file}"
+""",
+            encoding="utf-8",
+        )
+        env = {"KAMSYNC_DV_CLIENT_ID": org.credentials.client_id}
+
+        result = sync_in_process(load(path, env), env)
+
+        assert result.ok, result.sources[0].error
+        assert_dataverse_matches_store(_db(tmp_path), "dv", world.dynamics)
+    finally:
+        org.server.stop()
