@@ -42,7 +42,7 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             "select source, observed_at, calls_made, org_used, org_limit, budget_percent, "
             "case when org_limit is not null and budget_percent is not null "
             "then greatest(cast(floor(org_limit * budget_percent / 100) as bigint) - org_used, 0) "
-            "end as budget_left "
+            "end as budget_left, detail "
             "from ops.api_usage qualify row_number() over (partition by source order by observed_at desc) = 1 "
             "order by source",
         ),
@@ -102,6 +102,8 @@ def _short(cursor: Any) -> str | None:
         return f"up to {value['upper']}"
     if isinstance(value, dict) and "delta_link" in value:
         return "delta link"
+    if isinstance(value, dict) and "since" in value:
+        return f"modifiedon from {value['since']}" if value["since"] else "modifiedon (empty)"
     return json.dumps(value)[:60]
 
 

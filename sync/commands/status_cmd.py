@@ -82,7 +82,15 @@ def render(report: dict[str, Any], console: Console) -> None:
         _table(
             "API use per org",
             report["api_usage"],
-            ["source", "observed_at", "calls_made", "org_used", "org_limit", "budget_left"],
+            [
+                "source",
+                "observed_at",
+                "calls_made",
+                "org_used",
+                "org_limit",
+                "budget_left",
+                "detail",
+            ],
         )
     )
     if report["writeback"]:

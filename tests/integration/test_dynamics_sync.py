@@ -102,6 +102,13 @@ def test_full_then_incremental_sync_equals_the_live_org(emulator: Emulator, tmp_
         *(_live_keys(emulator, t) for t in ("phonecall", "appointment", "email", "task"))
     )
     assert crm_keys(_db(tmp_path), "activities", "activity_key") == activities
+    con = duckdb.connect(str(_db(tmp_path)), read_only=True)
+    [(calls, detail)] = con.execute("select calls_made, detail from ops.api_usage").fetchall()
+    con.close()
+    assert calls == first.api_calls > 0
+    # the emulator's service protection headers of the last answer
+    assert detail.startswith("x-ms-ratelimit-burst-remaining-xrm-requests=")
+    assert "x-ms-ratelimit-time-remaining-xrm-requests=" in detail
 
     summary = emulator.mutate(seed=5, updates=60, inserts=30, soft_deletes=8, hard_deletes=8)
     second = sync_in_process(config, env)
