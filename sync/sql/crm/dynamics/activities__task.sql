@@ -1,5 +1,6 @@
 -- crm.activities from Dataverse task (to-dos): regarding an account, a contact (its account
--- through the contact) or an opportunity (its account); completed when statecode is 1
+-- through the contact) or an opportunity (its account); completed when statecode is 1; dated
+-- by the UTC day it ended (actualend), else the day it is due, starts or was created
 with source as (
     select * from {{raw}}
     where not _is_deleted
@@ -23,8 +24,10 @@ renamed as (
         {{c:ownerid}} as owner_id,
         {{c:subject}} as subject,
         'task' as activity_type,
-        cast(coalesce({{c:scheduledstart}}, {{c:scheduledend}}, {{c:actualend}}, {{c:createdon}}) as date)
-            as activity_date,
+        cast(
+            timezone('UTC', coalesce({{c:actualend}}, {{c:scheduledend}}, {{c:scheduledstart}}, {{c:createdon}}))
+            as date
+        ) as activity_date,
         {{c:statecode}} as state
     from source
 ),
