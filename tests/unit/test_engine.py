@@ -8,6 +8,7 @@ runs for real against a DuckDB file.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 import duckdb
 import pytest
@@ -269,3 +270,24 @@ def test_stop_request_commits_the_current_page_and_the_next_run_continues(
     assert _sync(config, resumed).ok  # type: ignore[attr-defined]
     assert resumed.states[0].checkpoint == {"next": 1}
     assert len(_raw(config)) == 3
+
+
+def test_a_pass_that_starts_over_drops_what_the_old_pass_staged(config: KamsyncConfig) -> None:
+    _sync(config, ScriptedConnector([_pages([[_row(1), _row(2)]])]))
+    stale = [[_row(2, "Renamed 2")], [_row(3)]]
+    with pytest.raises(RuntimeError):  # the old pass staged Renamed 2, then died
+        _sync(config, ScriptedConnector([_pages(stale, mode="incremental")], fail_after=1))
+    # resumed (at index 1), the CRM no longer knows the old position: a full pass starts over
+    # and Account 2 is gone by now
+    first, third, done = _pages([[_row(1)], [_row(3)]])
+    replay = ScriptedConnector(
+        [[first, replace(first, restart=True, checkpoint={"next": 2}), third, done]]
+    )
+
+    assert _sync(config, replay).ok  # type: ignore[attr-defined]
+
+    assert [(r[1], r[3]) for r in _raw(config)] == [
+        ("Account 1", False),
+        ("Account 2", True),  # the staged "Renamed 2" did not come back to life
+        ("Account 3", False),
+    ]
