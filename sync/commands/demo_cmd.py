@@ -411,6 +411,8 @@ def wait_until_stopped(credentials: Mapping[str, Any], stop: GracefulStop, out: 
         f"\nThe emulator keeps running until Ctrl-C:\n"
         f"  Salesforce {sf['instance_url']}  (control: {sf['instance_url']}/__emulator/)\n"
         f"  Dynamics   {dv['url']}\n"
+        f"  credentials: GET {sf['instance_url']}/__emulator/credentials; other commands need\n"
+        f"  them in the variables {', '.join(ENV_NAMES)}\n"
         f"  CA file    {credentials['ca_file']}",
         highlight=False,
         soft_wrap=True,
