@@ -83,7 +83,7 @@ def child_analyze(path: Path, runs: int) -> dict[str, object]:
         con.execute("checkpoint").fetchall()
         total = time.perf_counter() - started
         cpu_total = time.process_time() - cpu
-        slowest = sorted(result.seconds.items(), key=lambda kv: -kv[1])[:6]
+        slowest = sorted(result.seconds.items(), key=lambda kv: -kv[1])[:10]
         results.append(
             {
                 "build_seconds": built,

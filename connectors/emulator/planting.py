@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from connectors.emulator.plan import AccountPlan, GroupPlan
@@ -21,6 +22,7 @@ from connectors.emulator.truth import (
     PARETO_A,
     REVENUE_THRESHOLD,
     TRIAGE_THRESHOLD,
+    Truth,
     triage_score,
 )
 from connectors.emulator.writers import triage_names, wallet_name
@@ -103,15 +105,17 @@ def headroom(group: GroupPlan, estimates: dict[int, float]) -> float:
 
 def clear_tier(metric: GroupMetrics, room: float) -> str | None:
     """The tier a high-triage group clearly gets, or None when it is near a threshold."""
-    if metric.cum_before < KEY_MAX_CUM_BEFORE and metric.revenue >= KEY_MIN_REVENUE:
+    return _clear_tier(metric.revenue, metric.prior, metric.cum_before, room)
+
+
+def _clear_tier(revenue: float, prior: float, cum_before: float, room: float) -> str | None:
+    if cum_before < KEY_MAX_CUM_BEFORE and revenue >= KEY_MIN_REVENUE:
         return "key"
-    clearly_not_key = (
-        metric.revenue <= NOT_KEY_MAX_REVENUE or metric.cum_before >= NOT_KEY_MIN_CUM_BEFORE
-    )
+    clearly_not_key = revenue <= NOT_KEY_MAX_REVENUE or cum_before >= NOT_KEY_MIN_CUM_BEFORE
     if not clearly_not_key:
         return None
-    growth = metric.growth
-    fast = growth is not None and growth >= GROWTH_MIN_RATE and metric.prior >= GROWTH_MIN_PRIOR
+    growth = (revenue - prior) / prior if prior > 0 else None
+    fast = growth is not None and growth >= GROWTH_MIN_RATE and prior >= GROWTH_MIN_PRIOR
     if room >= GROWTH_MIN_HEADROOM or fast:
         return "growth"
     if room <= MAINTAIN_MAX_HEADROOM and growth is not None and growth <= MAINTAIN_MAX_RATE:
@@ -228,3 +232,43 @@ def verified_health(account: AccountPlan) -> str | None:
         )
         return "red" if all(checks) else None
     return None
+
+
+def tiers_within(truth: Truth, orgs: Collection[str]) -> dict[str, str]:
+    """Group key -> the tier the planting intends when only ``orgs`` are synced.
+
+    With every org this is exactly :meth:`Truth.planted_tiers`.  With part of the world each
+    group is what its accounts in ``orgs`` make of it: revenue, prior revenue and CRM headroom
+    summed over those members, the Pareto ranking redone over all groups so restricted.  A
+    planted ``non_key`` group stays ``non_key`` (every top account of it, in either org, carries
+    the low triage factors); a high-triage group keeps the tier the rule gives only when the
+    restricted numbers still sit outside the planting's safety margins (:func:`clear_tier`).
+    """
+    wanted = set(orgs)
+    revenue: dict[str, float] = {}
+    prior: dict[str, float] = {}
+    room: dict[str, float] = {}
+    for account in truth.accounts.values():
+        if account.org not in wanted:
+            continue
+        revenue[account.group] = revenue.get(account.group, 0.0) + account.ttm_revenue
+        prior[account.group] = prior.get(account.group, 0.0) + account.prior_ttm_revenue
+        field = account.wallet_field or 0.0
+        room[account.group] = room.get(account.group, 0.0) + max(0.0, field - account.ttm_revenue)
+    total = sum(revenue.values()) or 1.0
+    cum_before: dict[str, float] = {}
+    running = 0.0
+    for key in sorted(revenue, key=lambda k: (-revenue[k], k)):
+        cum_before[key] = running / total
+        running += revenue[key]
+    tiers: dict[str, str] = {}
+    for key, intended in truth.planted_tiers().items():
+        if key not in revenue:
+            continue
+        if intended == "non_key":
+            tiers[key] = intended
+            continue
+        tier = _clear_tier(revenue[key], prior[key], cum_before[key], room[key])
+        if tier is not None:
+            tiers[key] = tier
+    return tiers

@@ -15,6 +15,7 @@ from typing import Any, Protocol, cast
 
 from sync.commands import (
     config_cmd,
+    demo_cmd,
     emulator_cmd,
     run_cmd,
     schedule_cmd,
@@ -34,6 +35,7 @@ class CommandModule(Protocol):
 
 
 COMMAND_MODULES: tuple[CommandModule, ...] = (
+    demo_cmd,
     config_cmd,
     sync_cmd,
     run_cmd,

@@ -1,5 +1,6 @@
 """An analyst holding the published warehouse open never makes a job fail, and sees the new data
-when reconnecting (a separate reader process holds the file throughout)."""
+when reconnecting (a separate reader process holds the file throughout sync, analyze and
+write-back)."""
 
 from __future__ import annotations
 
@@ -55,12 +56,12 @@ def emulator() -> Iterator[Emulator]:
         yield running
 
 
-def test_sync_and_analyze_succeed_while_a_reader_holds_the_file(
+def test_sync_analyze_and_writeback_succeed_while_a_reader_holds_the_file(
     emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, value in salesforce_env(emulator).items():
         monkeypatch.setenv(name, value)
-    config = write_salesforce_config(tmp_path, emulator)
+    config = write_salesforce_config(tmp_path, emulator, WRITEBACK)
     published = tmp_path / "kamsync.duckdb"
     assert main(["--config", str(config), "sync"]) == 0
     reader = Reader(published)
@@ -69,13 +70,24 @@ def test_sync_and_analyze_succeed_while_a_reader_holds_the_file(
     emulator.mutate(seed=3, inserts=25, updates=10, soft_deletes=0, hard_deletes=0)
     assert main(["--config", str(config), "sync"]) == 0  # the reader still holds the old file
     assert main(["--config", str(config), "analyze"]) == 0
+    assert main(["--config", str(config), "writeback"]) == 0
 
     assert reader.ask("select count(*) from crm.accounts") == accounts_then  # its view is stable
     assert reader.ask("select count(*) from duckdb_tables() where schema_name = 'kam'") == "0"
+    assert reader.ask("select count(*) from ops.writeback_ledger") == "0"
     reader.close()
     fresh = Reader(published)
     live = sum(1 for _ in emulator.world.salesforce.live("Account"))
     assert fresh.ask("select count(*) from crm.accounts") == str(live)
     assert int(fresh.ask("select count(*) from kam.account_scores")) == live
+    assert int(fresh.ask("select count(*) from ops.writeback_ledger")) == live
     assert int(accounts_then) < live
     fresh.close()
+    assert {e.table for e in emulator.write_log("salesforce")} == {"KAM_Account_Score__c"}
+    assert sum(1 for _ in emulator.world.salesforce.live("KAM_Account_Score__c")) == live
+
+
+WRITEBACK = """
+[writeback.sources.sf]
+enabled = true
+"""

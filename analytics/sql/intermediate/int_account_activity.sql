@@ -23,22 +23,34 @@ engaged_contacts as (
 
 ),
 
-contacts as (
+decision_makers as (
 
-    select * from {{ ref('stg_contacts') }}
+    select contact_key, account_key from {{ ref('stg_contacts') }}
+    where account_key is not null and is_decision_maker
 
 ),
 
 engaged as (
 
     select
-        engaged_contacts.account_key,
-        count(*) as contacts_engaged,
-        count(*) filter (
-            where contacts.is_decision_maker and contacts.account_key = engaged_contacts.account_key
-        ) as decision_makers_engaged
+        account_key,
+        count(*) as contacts_engaged
     from engaged_contacts
-    left join contacts on contacts.contact_key = engaged_contacts.contact_key
+    group by account_key
+
+),
+
+decision_makers_engaged as (
+
+    -- a decision maker counts as engaged only at the account they work for
+    select
+        engaged_contacts.account_key,
+        count(*) as decision_makers_engaged
+    from engaged_contacts
+    inner join decision_makers
+        on
+            decision_makers.contact_key = engaged_contacts.contact_key
+            and decision_makers.account_key = engaged_contacts.account_key
     group by engaged_contacts.account_key
 
 ),
@@ -48,8 +60,7 @@ on_file as (
     select
         account_key,
         count(*) as decision_makers_on_file
-    from contacts
-    where account_key is not null and is_decision_maker
+    from decision_makers
     group by account_key
 
 ),
@@ -66,11 +77,13 @@ final as (
         coalesce(engagement.touches_last_30d, 0) as touches_last_30d,
         coalesce(engagement.touches_engagement, 0) as touches_engagement,
         coalesce(engaged.contacts_engaged, 0) as contacts_engaged,
-        coalesce(engaged.decision_makers_engaged, 0) as decision_makers_engaged,
+        coalesce(decision_makers_engaged.decision_makers_engaged, 0) as decision_makers_engaged,
         coalesce(on_file.decision_makers_on_file, 0) as decision_makers_on_file
     from accounts
     left join engagement on engagement.account_key = accounts.account_key
     left join engaged on engaged.account_key = accounts.account_key
+    left join decision_makers_engaged
+        on decision_makers_engaged.account_key = accounts.account_key
     left join on_file on on_file.account_key = accounts.account_key
 
 )

@@ -43,46 +43,43 @@ components as (
             + scores.revenue_trend_score * weights.revenue_trend,
             1
         ) as health_score,
-        -- (drag, -position) sorted descending: most costly first, ties in listed order
+        [
+            scores.engagement_recency_detail,
+            scores.activity_trend_detail,
+            scores.relationship_breadth_detail,
+            scores.pipeline_coverage_detail,
+            scores.win_rate_detail,
+            scores.revenue_trend_detail
+        ] as details,
+        -- (drag, -position) sorted descending: most costly first, ties in listed order; only
+        -- numbers are sorted, the details are looked up by position afterwards
         list_sort(
             list_filter(
                 [
                     {
                         'drag': (100 - scores.engagement_recency_score) * weights.engagement_recency,
-                        'position': -1,
-                        'component': 'engagement_recency',
-                        'detail': scores.engagement_recency_detail
+                        'position': -1
                     },
                     {
                         'drag': (100 - scores.activity_trend_score) * weights.activity_trend,
-                        'position': -2,
-                        'component': 'activity_trend',
-                        'detail': scores.activity_trend_detail
+                        'position': -2
                     },
                     {
                         'drag': (100 - scores.relationship_breadth_score)
                         * weights.relationship_breadth,
-                        'position': -3,
-                        'component': 'relationship_breadth',
-                        'detail': scores.relationship_breadth_detail
+                        'position': -3
                     },
                     {
                         'drag': (100 - scores.pipeline_coverage_score) * weights.pipeline_coverage,
-                        'position': -4,
-                        'component': 'pipeline_coverage',
-                        'detail': scores.pipeline_coverage_detail
+                        'position': -4
                     },
                     {
                         'drag': (100 - scores.win_rate_score) * weights.win_rate,
-                        'position': -5,
-                        'component': 'win_rate',
-                        'detail': scores.win_rate_detail
+                        'position': -5
                     },
                     {
                         'drag': (100 - scores.revenue_trend_score) * weights.revenue_trend,
-                        'position': -6,
-                        'component': 'revenue_trend',
-                        'detail': scores.revenue_trend_detail
+                        'position': -6
                     }
                 ],
                 lambda component: component.drag >= 1
@@ -94,32 +91,47 @@ components as (
 
 ),
 
+explained as (
+
+    select
+        components.*,
+        list_transform(components.drags, lambda drag: components.details[-drag.position])
+            as drag_details
+    from components
+
+),
+
 final as (
 
     select
-        components.account_key,
-        components.health_score,
+        explained.account_key,
+        explained.health_score,
         case
-            when components.health_score >= {{ var('health_green') }} then 'green'
-            when components.health_score >= {{ var('health_amber') }} then 'amber'
+            when explained.health_score >= {{ var('health_green') }} then 'green'
+            when explained.health_score >= {{ var('health_amber') }} then 'amber'
             else 'red'
         end as health_band,
         case
-            when len(components.drags) = 0 then 'All health components on target.'
-            else upper(components.drags[1].detail[1])
-                || array_to_string(
-                    list_transform(components.drags, lambda drag: drag.detail), '; '
-                )[2:]
+            when len(explained.drags) = 0 then 'All health components on target.'
+            else upper(explained.drag_details[1][1])
+                || array_to_string(explained.drag_details, '; ')[2:]
                 || '.'
         end as explanation,
-        components.drags[1].component as biggest_drag,
+        [
+            'engagement_recency',
+            'activity_trend',
+            'relationship_breadth',
+            'pipeline_coverage',
+            'win_rate',
+            'revenue_trend'
+        ][-explained.drags[1].position] as biggest_drag,
         previous.previous_health_score,
         previous.previous_health_band,
-        round(components.health_score - previous.previous_health_score, 1)
+        round(explained.health_score - previous.previous_health_score, 1)
             as health_score_change,
         previous.previous_scored_at
-    from components
-    left join previous on previous.account_key = components.account_key
+    from explained
+    left join previous on previous.account_key = explained.account_key
 
 )
 

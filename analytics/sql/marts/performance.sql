@@ -118,27 +118,59 @@ account_periods as (
 
 ),
 
+account_cells as (
+
+    -- each account period with the account's key and geography, joined once for every level
+    select
+        accounts.account_key,
+        accounts.territory,
+        accounts.region,
+        accounts.country,
+        account_periods.period_grain,
+        account_periods.period_start,
+        account_periods.actual,
+        account_periods.forecast
+    from account_periods
+    inner join accounts on accounts.account_id = account_periods.account_id
+
+),
+
+geography_cells as (
+
+    -- one pass over the account cells; the four levels roll up from these few rows
+    select
+        territory,
+        region,
+        country,
+        period_grain,
+        period_start,
+        sum(actual) as actual,
+        sum(forecast) as forecast
+    from account_cells
+    group by territory, region, country, period_grain, period_start
+
+),
+
 upper_levels as (
 
     select
         case
-            when grouping(accounts.territory) = 0 then 'territory'
-            when grouping(accounts.region) = 0 then 'region'
-            when grouping(accounts.country) = 0 then 'national'
+            when grouping(territory) = 0 then 'territory'
+            when grouping(region) = 0 then 'region'
+            when grouping(country) = 0 then 'national'
             else 'global'
         end as entity_level,
-        coalesce(accounts.territory, accounts.region, accounts.country, 'global') as entity_key,
-        account_periods.period_grain,
-        account_periods.period_start,
-        sum(account_periods.actual) as actual,
-        sum(account_periods.forecast) as forecast
-    from account_periods
-    inner join accounts on accounts.account_id = account_periods.account_id
+        coalesce(territory, region, country, 'global') as entity_key,
+        period_grain,
+        period_start,
+        sum(actual) as actual,
+        sum(forecast) as forecast
+    from geography_cells
     group by grouping sets (
-        (accounts.territory, account_periods.period_grain, account_periods.period_start),
-        (accounts.region, account_periods.period_grain, account_periods.period_start),
-        (accounts.country, account_periods.period_grain, account_periods.period_start),
-        (account_periods.period_grain, account_periods.period_start)
+        (territory, period_grain, period_start),
+        (region, period_grain, period_start),
+        (country, period_grain, period_start),
+        (period_grain, period_start)
     )
 
 ),
@@ -147,13 +179,12 @@ leveled as (
 
     select
         'account' as entity_level,
-        accounts.account_key as entity_key,
-        account_periods.period_grain,
-        account_periods.period_start,
-        account_periods.actual,
-        account_periods.forecast
-    from account_periods
-    inner join accounts on accounts.account_id = account_periods.account_id
+        account_key as entity_key,
+        period_grain,
+        period_start,
+        actual,
+        forecast
+    from account_cells
 
     union all
 

@@ -1,8 +1,12 @@
 -- One row per account and product family: owned (won in the TTM window), pipeline (on an open
 -- opportunity) or gap; the peer adoption rate and median spend of the owners among the
 -- account's peers; expected value = adoption rate x owners' median spend; and the rank of each
--- gap among the account's gaps (largest expected value first, ties by family name). The cells
--- are joined and ranked on the run's integer surrogate keys, not the long account keys.
+-- gap among the account's gaps (largest expected value first, ties by family name).
+--
+-- Expected value depends only on the peer group and the family, so the order gaps are ranked
+-- in is worked out once per peer group (a few hundred rows). A gap's rank is then its position
+-- in its peer group's order less the families before it that the account owns or has in
+-- pipeline: no window over the millions of cells, and no second join of them.
 
 with
 
@@ -36,13 +40,62 @@ spend as (
 
 ),
 
+peer_groups as (
+
+    select distinct peer_group from peers
+
+),
+
+peer_families as (
+
+    -- every family in every peer group, with its expected value and its position in the order
+    -- gaps are ranked in (largest expected value first, ties by family name): a few hundred rows
+    select
+        peer_groups.peer_group,
+        families.family_id,
+        families.product_family,
+        case
+            when peer_groups.peer_group is not null then coalesce(benchmarks.adoption_rate, 0.0)
+        end as peer_adoption_rate,
+        benchmarks.owner_median_spend as peer_median_spend,
+        coalesce(benchmarks.adoption_rate * benchmarks.owner_median_spend, 0.0) as expected_value,
+        row_number() over (
+            partition by peer_groups.peer_group
+            order by
+                coalesce(benchmarks.adoption_rate * benchmarks.owner_median_spend, 0.0) desc,
+                families.product_family
+        ) as family_position
+    from peer_groups
+    cross join families
+    left join benchmarks
+        on
+            benchmarks.peer_group = peer_groups.peer_group
+            and benchmarks.family_id = families.family_id
+
+),
+
+taken as (
+
+    -- per account, the positions of the families that are not gaps (owned or in pipeline)
+    select
+        spend.account_id,
+        list(peer_families.family_position) as taken_positions
+    from spend
+    inner join peers on peers.account_id = spend.account_id
+    inner join peer_families
+        on
+            peer_families.peer_group is not distinct from peers.peer_group
+            and peer_families.family_id = spend.family_id
+    where spend.is_owned or spend.has_pipeline
+    group by spend.account_id
+
+),
+
 cells as (
 
     select
-        accounts.account_id,
         accounts.account_key,
-        families.family_id,
-        families.product_family,
+        peer_families.product_family,
         case
             when spend.is_owned then 'owned'
             when spend.has_pipeline then 'pipeline'
@@ -50,55 +103,42 @@ cells as (
         end as status,
         coalesce(spend.spend_ttm, 0.0) as our_spend_ttm,
         coalesce(spend.open_pipeline_amount, 0.0) as open_pipeline_amount,
-        case
-            when peers.peer_group is not null then coalesce(benchmarks.adoption_rate, 0.0)
-        end as peer_adoption_rate,
-        benchmarks.owner_median_spend as peer_median_spend,
-        coalesce(benchmarks.adoption_rate * benchmarks.owner_median_spend, 0.0) as expected_value
+        peer_families.peer_adoption_rate,
+        peer_families.peer_median_spend,
+        peer_families.expected_value,
+        peer_families.family_position,
+        taken.taken_positions
     from accounts
-    cross join families
+    left join peers on peers.account_id = accounts.account_id
+    inner join peer_families on peer_families.peer_group is not distinct from peers.peer_group
     left join spend
         on
             spend.account_id = accounts.account_id
-            and spend.family_id = families.family_id
-    left join peers on peers.account_id = accounts.account_id
-    left join benchmarks
-        on
-            benchmarks.peer_group = peers.peer_group
-            and benchmarks.family_id = families.family_id
-
-),
-
-gap_ranks as (
-
-    select
-        account_id,
-        family_id,
-        row_number() over (
-            partition by account_id order by expected_value desc, product_family
-        ) as gap_rank
-    from cells
-    where status = 'gap'
+            and spend.family_id = peer_families.family_id
+    left join taken on taken.account_id = accounts.account_id
 
 ),
 
 final as (
 
     select
-        cells.account_key,
-        cells.product_family,
-        cells.status,
-        cells.our_spend_ttm,
-        cells.open_pipeline_amount,
-        cells.peer_adoption_rate,
-        cells.peer_median_spend,
-        cells.expected_value,
-        gap_ranks.gap_rank
+        account_key,
+        product_family,
+        status,
+        our_spend_ttm,
+        open_pipeline_amount,
+        peer_adoption_rate,
+        peer_median_spend,
+        expected_value,
+        -- a gap's rank among the account's gaps: the families ordered before it, less those
+        -- of them the account owns or has in pipeline
+        case
+            when status = 'gap'
+                then family_position - coalesce(
+                    len(list_filter(taken_positions, lambda taken: taken < family_position)), 0
+                )
+        end as gap_rank
     from cells
-    left join gap_ranks
-        on
-            gap_ranks.account_id = cells.account_id
-            and gap_ranks.family_id = cells.family_id
 
 )
 

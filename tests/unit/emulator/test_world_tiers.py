@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
+from connectors.emulator.planting import tiers_within
 from connectors.emulator.world import World
 
 from .conftest import AS_OF
@@ -169,3 +170,39 @@ def test_truth_groups_match_the_recomputed_groups(world: World) -> None:
     for key, members in groups.items():
         assert sorted(members) == sorted(truth[key].members)
         assert truth[key].ttm_revenue == sum(book.revenue[m] for m in members)
+
+
+def test_tiers_within_every_org_are_the_planted_tiers(world: World) -> None:
+    assert tiers_within(world.truth, ("salesforce", "dynamics")) == world.truth.planted_tiers()
+
+
+def test_tiers_within_one_org_follow_the_rule_on_that_org_alone(world: World) -> None:
+    book = Book(world)
+    groups = {
+        key: part
+        for key, members in book.groups().items()
+        if (part := [m for m in members if m.startswith("salesforce:")])
+    }
+    revenue = {k: sum(book.revenue[m] for m in members) for k, members in groups.items()}
+    total = sum(revenue.values())
+    cum_before: dict[str, float] = {}
+    running = 0.0
+    for key in sorted(groups, key=lambda k: (-revenue[k], k)):
+        cum_before[key] = running / total
+        running += revenue[key]
+    tiers = tiers_within(world.truth, ("salesforce",))
+    planted = world.truth.planted_tiers()
+    assert set(tiers.values()) == {"key", "growth", "maintain", "non_key"}
+    assert len(tiers) >= 0.9 * len([k for k in planted if k in groups])
+    for key, tier in tiers.items():
+        members = groups[key]
+        factors = {t for m in members if (t := book.triage[m]) is not None}
+        (values,) = factors
+        triage = sum(w * float(v) for w, v in zip(WEIGHTS, values, strict=True))
+        prior = sum(book.prior[m] for m in members)
+        growth = (revenue[key] - prior) / prior if prior > 0 else None
+        headroom = sum(max(0.0, (book.wallet[m] or 0.0) - book.revenue[m]) for m in members)
+        rule = _rule(triage, cum_before[key] < 0.80, revenue[key], headroom, growth)
+        assert rule == tier, key
+        if tier != "non_key":
+            assert all(book.wallet[m] is not None for m in members)
