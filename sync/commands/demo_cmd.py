@@ -332,12 +332,12 @@ order by list_position(['key', 'growth', 'maintain', 'non_key'], tier), tier
 """
 
 WHITESPACE_SQL = """
-select accounts.account_name, accounts.source, whitespace.product_family,
+select accounts.name, accounts.source, whitespace.product_family,
     whitespace.expected_value
 from kam.whitespace as whitespace
 inner join crm.accounts as accounts on accounts.account_key = whitespace.account_key
 where whitespace.gap_rank = 1 and whitespace.expected_value > 0
-order by whitespace.expected_value desc, accounts.account_name
+order by whitespace.expected_value desc, accounts.name
 limit 5
 """
 
