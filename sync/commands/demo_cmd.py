@@ -294,7 +294,9 @@ def run_steps(config: KamsyncConfig, should_stop: Callable[[], bool], err: Conso
             f"{s.name}: {s.error}" for s in result.sources if s.status != "succeeded"
         )
         raise RunFailedError(f"sync failed: {failed}; not run: analyze, writeback")
-    err.print(f"demo: sync: {result.rows:,} records, {result.api_calls:,} API calls")
+    err.print(
+        f"demo: sync: {result.rows:,} records, {result.api_calls:,} API calls", soft_wrap=True
+    )
     for name in ("analyze", "writeback"):
         with err.status(f"demo: {name} ...") if err.is_terminal else contextlib.nullcontext():
             try:
@@ -302,7 +304,7 @@ def run_steps(config: KamsyncConfig, should_stop: Callable[[], bool], err: Conso
             except Exception as exc:
                 rest = "; not run: writeback" if name == "analyze" else ""
                 raise RunFailedError(f"{name} failed: {exc}{rest}") from exc
-        err.print(f"demo: {name}: {summary}", highlight=False)
+        err.print(f"demo: {name}: {summary}", highlight=False, soft_wrap=True)
 
 
 # ---------------------------------------------------------------------- the summary

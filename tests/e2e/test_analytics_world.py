@@ -1,14 +1,14 @@
 """Analytics on the generator's world: the planted truth comes back, and the invariants hold.
 
-The emulator serves a generated world; the Salesforce org is synced into a warehouse with
+The emulator serves a generated world; both orgs are synced into one warehouse with
 ``kamsync sync`` and analysed with ``kamsync analyze`` (the real runner, as of the world's as-of
 date).  Every expected value comes from the generator's planted truth
 (:mod:`connectors.emulator.truth`, :mod:`connectors.emulator.planting`), never from the
 analytics code: tiers, wallets, revenue, last contact, health bands.
 
-Only the Salesforce half of the world is synced for now (``ORGS``); the planted tiers are read
-for that half with :func:`~connectors.emulator.planting.tiers_within`, which equals the intended
-tiers when every org is synced.
+The planted tiers of the synced orgs (``ORGS``) are read with
+:func:`~connectors.emulator.planting.tiers_within`, which equals the intended tiers when every org
+is synced, as here.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from tests.e2e.world_support import accounts_in, warehouse_key, world_env, write
 SEED = 11
 ACCOUNTS = 600
 AS_OF = date(2025, 6, 30)
-ORGS = ("salesforce",)
+ORGS = ("salesforce", "dynamics")
+ACCOUNT_TABLE = {"salesforce": "Account", "dynamics": "account"}
 
 
 @dataclass
@@ -175,7 +176,7 @@ PER_ACCOUNT_MARTS = (
 
 @pytest.mark.parametrize("mart", PER_ACCOUNT_MARTS)
 def test_one_row_per_live_account(world: Analysed, mart: str) -> None:
-    live = sum(world.truth.counts[org]["Account"]["live"] for org in ORGS)
+    live = sum(world.truth.counts[org][ACCOUNT_TABLE[org]]["live"] for org in ORGS)
     assert len(world.accounts) == live
     keys = [r[0] for r in world.rows(f"select account_key from kam.{mart}")]
     assert len(keys) == live

@@ -1,8 +1,7 @@
 """Sync part or all of an emulated world into a warehouse and map the planted truth onto it.
 
-A test names the orgs it syncs (``("salesforce",)`` today); each org is one configured source
-(:data:`SOURCES`), its accounts land as ``<source>:<crm id>``.  Adding the Dynamics org is one
-more :class:`OrgSource` entry: its environment variables and its ``[[sources]]`` table.
+A test names the orgs it syncs (``("salesforce", "dynamics")`` for the whole world); each org is
+one configured source (:data:`SOURCES`), its accounts land as ``<source>:<crm id>``.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from pathlib import Path
 
 from connectors.emulator.emulator import Emulator
 from connectors.emulator.truth import AccountTruth, Truth
-from tests.integration.sync_support import salesforce_env
+from tests.integration.sync_support import dynamics_env, dynamics_source, salesforce_env
 
 
 @dataclass(frozen=True)
@@ -43,6 +42,7 @@ ca_bundle = "{emulator.ca_file}"
 
 SOURCES: Mapping[str, OrgSource] = {
     "salesforce": OrgSource("salesforce", "sf", salesforce_env, _salesforce_toml),
+    "dynamics": OrgSource("dynamics", "dv", dynamics_env, dynamics_source),
 }
 
 
