@@ -1,9 +1,11 @@
 """Rebuilding the unified ``crm`` model from every source's raw tables.
 
 Each ``sync/sql/crm/<kind>/<crm table>__<Object>.sql`` file is one SELECT from one raw object,
-written like a dbt model.  Placeholders are filled with validated pieces only:
+written like a dbt model; a file named ``<crm table>__<A>+<B>.sql`` serves objects of the same
+shape alike, once per object.  Placeholders are filled with validated pieces only:
 
-* ``{{source}}`` the source name (``[a-z0-9_]+``), ``{{raw}}`` the quoted raw table;
+* ``{{source}}`` the source name (``[a-z0-9_]+``), ``{{raw}}`` the quoted raw table,
+  ``{{object}}`` the object's name (``[A-Za-z0-9_]+``);
 * ``{{c:Field}}`` the quoted column, or ``null`` when the org does not have that field;
 * ``{{f:key}}`` the column the source's ``fields`` mapping names (custom fields), or ``null``;
 * ``{{l:key}}`` the label column of that mapped field (``<column>name``: Dataverse lands a
@@ -39,8 +41,8 @@ CRM_TABLES = (
     "opportunity_contacts",
     "activities",
 )
-_PLACEHOLDER_RE = re.compile(r"\{\{(?:(c|f|l):([A-Za-z0-9_]+)|(source|raw))\}\}")
-_TEMPLATE_RE = re.compile(r"^([a-z_]+)__([A-Za-z0-9_]+)\.sql$")
+_PLACEHOLDER_RE = re.compile(r"\{\{(?:(c|f|l):([A-Za-z0-9_]+)|(source|raw|object))\}\}")
+_TEMPLATE_RE = re.compile(r"^([a-z_]+)__([A-Za-z0-9_]+(?:\+[A-Za-z0-9_]+)*)\.sql$")
 
 
 @dataclass(frozen=True)
@@ -56,11 +58,12 @@ class Template:
 def templates(kind: str) -> list[Template]:
     """The crm templates shipped for a CRM kind."""
     folder: Traversable = resources.files("sync") / "sql" / "crm" / kind
-    found = []
+    found: list[Template] = []
     for entry in folder.iterdir():
         match = _TEMPLATE_RE.match(entry.name)
         if match:
-            found.append(Template(kind, match[1], match[2], entry.read_text(encoding="utf-8")))
+            sql = entry.read_text(encoding="utf-8")
+            found.extend(Template(kind, match[1], obj, sql) for obj in match[2].split("+"))
     return sorted(found, key=lambda t: (CRM_TABLES.index(t.crm_table), t.obj))
 
 
@@ -77,6 +80,8 @@ def render(template: Template, source: str, columns: set[str], mapping: dict[str
             return source
         if word == "raw":
             return table
+        if word == "object":
+            return template.obj
         if kind == "c":
             return column(name)
         mapped = mapping.get(name, "")

@@ -1,6 +1,8 @@
--- crm.activities from Dataverse phonecall (calls): regarding an account, a contact (its account
--- through the contact) or an opportunity (its account); completed when statecode is 1; dated
--- by the UTC day it ended (actualend), else the day it is due, starts or was created
+-- crm.activities from the Dataverse activity tables phonecall (calls), appointment (meetings, and
+-- visits where the visit flag is set), email and task, one table per rendering: regarding an
+-- account, a contact (its account through the contact) or an opportunity (its account);
+-- completed when statecode is 1; dated by the UTC day it ended (actualend), else the day it is
+-- due, starts or was created
 with source as (
     select * from {{raw}}
     where not _is_deleted
@@ -23,7 +25,12 @@ renamed as (
         lower(coalesce({{c:regardingobjecttypecode}}, '')) as regarding_type,
         {{c:ownerid}} as owner_id,
         {{c:subject}} as subject,
-        'call' as activity_type,
+        case '{{object}}'
+            when 'phonecall' then 'call'
+            when 'appointment' then
+                case when coalesce({{f:visit_flag}}, false) then 'visit' else 'meeting' end
+            else '{{object}}'
+        end as activity_type,
         cast(
             timezone('UTC', coalesce({{c:actualend}}, {{c:scheduledend}}, {{c:scheduledstart}}, {{c:createdon}}))
             as date
@@ -37,7 +44,7 @@ final as (
         '{{source}}:' || renamed.activity_id as activity_key,
         '{{source}}' as source,
         renamed.activity_id as source_id,
-        'phonecall' as source_object,
+        '{{object}}' as source_object,
         case
             when renamed.regarding_type = 'account' then '{{source}}:' || renamed.regarding_id
             when renamed.regarding_type = 'contact' then contacts.account_key
