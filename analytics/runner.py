@@ -45,6 +45,9 @@ class AnalysisResult:
     as_of: date
     mart_rows: Mapping[str, int]
     seconds: Mapping[str, float] = field(default_factory=dict)
+    cpu_seconds: Mapping[str, float] = field(default_factory=dict)
+    """Per model, the process's CPU time while it was built (all DuckDB threads; steadier than
+    wall time on a shared machine)."""
 
     @property
     def rows_written(self) -> int:
@@ -104,6 +107,7 @@ def _build(
     relations = {seed: relation_name(seed, mart=False) for seed in SEEDS}
     mart_rows: dict[str, int] = {}
     seconds: dict[str, float] = {}
+    cpu_seconds: dict[str, float] = {}
     checks: dict[str, Callable[[str], None]] = {
         "stg_accounts": lambda rel: target_file.check_entities(con, rel, config.targets_csv),
     }
@@ -115,7 +119,7 @@ def _build(
         target_file.load_targets(con, targets)
         for position, model in enumerate(ordered, start=1):
             relations[model.name] = model.relation
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             _materialize(con, model, render(model, relations, values))
             if model.name in checks:
                 checks[model.name](model.relation)
@@ -123,6 +127,7 @@ def _build(
                 apply_comments(con, MART_SCHEMA, model.name, docs.get(model.name))
                 mart_rows[model.name] = _rows(con, model, run)
             seconds[model.name] = time.perf_counter() - started
+            cpu_seconds[model.name] = time.process_time() - cpu_started
             log.debug("analyze: built %s in %.2fs", model.name, seconds[model.name])
             if progress is not None:
                 progress(position, len(ordered), model, seconds[model.name])
@@ -132,7 +137,7 @@ def _build(
         raise
     finally:
         _drop_temporaries(con, ordered)
-    return AnalysisResult(run.run_id, run.scored_at, run.as_of, mart_rows, seconds)
+    return AnalysisResult(run.run_id, run.scored_at, run.as_of, mart_rows, seconds, cpu_seconds)
 
 
 def _bootstrap_sql() -> str:

@@ -119,6 +119,9 @@ def test_score_history_gets_one_snapshot_per_run_and_runs_are_recorded(world: Wo
     ]
     assert first.mart_rows["score_history"] == 2
     assert first.mart_rows["account_scores"] == 2
+    # every model is timed, in wall and in CPU time (the benchmark ranks models by the latter)
+    assert set(first.cpu_seconds) == set(first.seconds) >= set(first.mart_rows)
+    assert all(cpu >= 0.0 for cpu in first.cpu_seconds.values())
 
 
 def test_models_are_ordered_by_their_references() -> None:
