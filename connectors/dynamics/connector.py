@@ -1,4 +1,4 @@
-"""The Dynamics 365 / Dataverse connector: EntityDefinitions, then change tracking.
+"""The Dynamics 365 / Dataverse connector: RetrieveEntity, then change tracking.
 
 Reading a table is one *pass*, resumable after every page (the checkpoint is the next
 ``@odata.nextLink``):
@@ -45,15 +45,11 @@ from connectors.dynamics import odata
 from connectors.dynamics.auth import DynamicsAuth
 from connectors.dynamics.limits import RateLimits
 from connectors.dynamics.schema import (
-    ATTRIBUTE_SELECT,
     DERIVED_TYPES,
-    ENTITY_SELECT,
     LABEL_TYPE,
     LOOKUP_TABLE_TYPE,
-    date_only_attributes,
-    object_schema,
-    option_sets,
     property_name,
+    retrieved_schema,
 )
 from connectors.dynamics.writer import translate
 
@@ -63,6 +59,13 @@ EXPIRED_VERSION_STAMP = "0x80044352"
 NOT_TRACKED = "0x80072491"
 NAMESPACE = "Microsoft.Dynamics.CRM"
 LOOKUP_NAME = f"{NAMESPACE}.lookuplogicalname"
+# one request per table: the entity, its attributes (derived properties included) and the
+# option sets of its choices, where EntityDefinitions paths need three
+RETRIEVE_ENTITY = (
+    "RetrieveEntity(EntityFilters=@filters,LogicalName=@name,MetadataId=@id,"
+    "RetrieveAsIfPublished=@unpublished)"
+)
+EMPTY_ID = "00000000-0000-0000-0000-000000000000"
 
 Json = dict[str, Any]
 
@@ -175,31 +178,21 @@ class DynamicsConnector:
     # ------------------------------------------------------------------ discover
 
     def discover(self, objects: Sequence[str]) -> list[ObjectSchema]:
-        """Describe each table: attributes, date-only columns and choice labels (3 calls)."""
+        """Describe each table: entity, attributes, date-only formats, choice labels (1 call)."""
         return [self._describe(odata.name(name)) for name in objects]
 
     def _describe(self, logical: str) -> ObjectSchema:
-        entity_path = f"{self.root}/EntityDefinitions(LogicalName={odata.string(logical)})"
-        what = f"describe {logical}"
-        entity = self._get(
-            entity_path,
-            what,
+        body = self._get(
+            f"{self.root}/{RETRIEVE_ENTITY}",
+            f"describe {logical}",
             params={
-                "$select": ENTITY_SELECT,
-                "$expand": f"Attributes($select={ATTRIBUTE_SELECT})",
+                "@filters": f"{NAMESPACE}.EntityFilters'Attributes'",
+                "@name": odata.string(logical),
+                "@id": EMPTY_ID,
+                "@unpublished": "false",
             },
         )
-        dates = self._get(
-            f"{entity_path}/Attributes/{NAMESPACE}.DateTimeAttributeMetadata",
-            what,
-            params={"$select": "LogicalName,Format"},
-        )
-        choices = self._get(
-            f"{entity_path}/Attributes/{NAMESPACE}.EnumAttributeMetadata",
-            what,
-            params={"$select": "LogicalName", "$expand": "OptionSet($select=Options)"},
-        )
-        return object_schema(entity, date_only_attributes(dates), option_sets(choices), self.source)
+        return retrieved_schema(body, self.source)
 
     # ------------------------------------------------------------------ read
 

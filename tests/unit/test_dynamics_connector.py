@@ -66,25 +66,33 @@ ENTITY: dict[str, Any] = {
         _attribute("secret_column", "String", IsValidForRead=False),
     ],
 }
-DATES = {
-    "value": [
-        {"LogicalName": "new_lastreview", "Format": "DateOnly"},
-        {"LogicalName": "modifiedon", "Format": "DateAndTime"},
-    ]
-}
+DATES = {"new_lastreview": "DateOnly", "modifiedon": "DateAndTime"}
 CHOICES = {
-    "value": [
-        {
-            "LogicalName": "industrycode",
-            "OptionSet": {
-                "Options": [
-                    {"Value": 1, "Label": _label("Banking")},
-                    {"Value": 2, "Label": _label("Retail")},
-                ]
-            },
-        }
-    ]
+    "industrycode": {
+        "Options": [
+            {"Value": 1, "Label": _label("Banking")},
+            {"Value": 2, "Label": _label("Retail")},
+        ]
+    }
 }
+
+
+def _retrieved(entity: dict[str, Any]) -> dict[str, Any]:
+    """A RetrieveEntity answer: attributes carry their Format and OptionSet inline."""
+    attributes = []
+    for attribute in entity["Attributes"]:
+        name = attribute["LogicalName"]
+        extra: dict[str, Any] = {}
+        if name in DATES:
+            extra["Format"] = DATES[name]
+        if name in CHOICES:
+            extra["OptionSet"] = CHOICES[name]
+        if attribute["AttributeType"] == "String":
+            extra["Format"] = "Text"  # not a date: a String's Format says nothing of dates
+        attributes.append({**attribute, **extra})
+    return {"EntityMetadata": {**entity, "Attributes": attributes}}
+
+
 PROPS = (
     "accountid",
     "name",
@@ -191,10 +199,11 @@ def test_describe_lands_attributes_by_logical_name_with_metadata_types(
     connector: DynamicsConnector,
 ) -> None:
     _login()
-    path = f"{API}/EntityDefinitions(LogicalName='account')"
-    responses.get(path, json=ENTITY)
-    responses.get(f"{path}/Attributes/Microsoft.Dynamics.CRM.DateTimeAttributeMetadata", json=DATES)
-    responses.get(f"{path}/Attributes/Microsoft.Dynamics.CRM.EnumAttributeMetadata", json=CHOICES)
+    path = (
+        f"{API}/RetrieveEntity(EntityFilters=@filters,LogicalName=@name,MetadataId=@id,"
+        "RetrieveAsIfPublished=@unpublished)"
+    )
+    responses.get(path, json=_retrieved(ENTITY))
 
     [schema] = connector.discover(["account"])
 
@@ -216,9 +225,12 @@ def test_describe_lands_attributes_by_logical_name_with_metadata_types(
     assert schema.column("revenue") is not None and schema.column("revenue").scale == 4  # type: ignore[union-attr]
     assert dict(schema.column("industrycode").options) == {"1": "Banking", "2": "Retail"}  # type: ignore[union-attr]
     assert not next(c for c in schema.columns if c.name == "accountid").nullable
-    params = _params(responses.calls[2])
-    assert params["$expand"].startswith("Attributes($select=LogicalName,AttributeType")
-    assert all(c.request.headers["Authorization"] == f"Bearer {TOKEN}" for c in responses.calls[2:])
+    describes = [c for c in responses.calls if "RetrieveEntity" in c.request.url]
+    assert len(describes) == 1  # one request per table
+    params = _params(describes[0])
+    assert params["@filters"] == "Microsoft.Dynamics.CRM.EntityFilters'Attributes'"
+    assert params["@name"] == "'account'"
+    assert describes[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert ObjectSchema.from_dict(schema.to_dict()) == schema  # the engine caches it
 
 
