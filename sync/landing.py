@@ -365,10 +365,12 @@ def merge_object(
     raw = raw_table(source, schema.name)
     names = stage_names(source, schema.name)
     key = quote(schema.key)
+    if full and _count(con, f"select count(*) from {raw}") == 0:
+        return _merge_into_empty(con, raw, names, schema, run_id)
     columns = ", ".join(quote(c.name) for c in schema.columns)
     con.execute(
         f"create or replace temp table _kamsync_latest as select * from {names.records} "
-        f"qualify row_number() over (partition by {key} order by _page desc) = 1"
+        f"qualify {_LATEST.format(key=key)}"
     )
     upserted = _count(con, "select count(*) from _kamsync_latest")
     con.execute(f"delete from {raw} where {key} in (select {key} from _kamsync_latest)")
@@ -396,6 +398,32 @@ def merge_object(
         con.execute(f"delete from {table}")
     con.execute("drop table _kamsync_latest")
     return MergeCounts(upserted=upserted, deleted=deleted)
+
+
+_LATEST = "row_number() over (partition by {key} order by _page desc) = 1"
+
+
+def _merge_into_empty(
+    con: duckdb.DuckDBPyConnection,
+    raw: str,
+    names: StageNames,
+    schema: ObjectSchema,
+    run_id: str,
+) -> MergeCounts:
+    """A full extraction into an empty raw table (a first sync): the latest copy of each
+    staged record goes straight in; there is nothing to replace and nothing to reconcile."""
+    key = quote(schema.key)
+    columns = ", ".join(quote(c.name) for c in schema.columns)
+    inserted = con.execute(
+        f"insert into {raw} ({columns}, _loaded_at, _run_id, _is_deleted) "
+        f"select {columns}, current_timestamp, ?, _is_deleted from {names.records} "
+        f"qualify {_LATEST.format(key=key)}",
+        [run_id],
+    ).fetchall()
+    deleted = _mark_deleted(con, raw, key, f"{key} in (select id from {names.deleted})", run_id)
+    for table in (names.records, names.deleted, names.live):
+        con.execute(f"delete from {table}")
+    return MergeCounts(upserted=int(inserted[0][0]), deleted=deleted)
 
 
 def _mark_deleted(
