@@ -20,9 +20,11 @@ Reading a table is one *pass*, resumable after every page (the checkpoint is the
 
 Every request goes through the shared :class:`~connectors.http.CrmSession` (429 waited out
 exactly as ``Retry-After`` says, 5xx and dropped connections retried, one re-login on 401);
-``x-ms-ratelimit-*`` headers are recorded for ``ops.api_usage``.  Values travel as text (the
-engine casts them to the column types of the metadata); lookups arrive as ``_<name>_value`` and
-land as ``<name>``; choices land as code and label.  Only links on the configured environment's
+``x-ms-ratelimit-*`` headers are recorded for ``ops.api_usage``.  A page travels as Arrow
+columns that pyarrow builds from the decoded JSON in C, refusing a value of a JSON type the
+column's metadata does not allow (named with table, column and value); the engine casts them to
+the column types.  Lookups arrive as ``_<name>_value`` and land as ``<name>``; choices land as
+code and label.  Only links on the configured environment's
 own host are followed.
 """
 
