@@ -14,7 +14,8 @@ world size this starts ``kamsync emulator serve`` (a child process), then:
 3. **incremental**: ``kamsync sync`` again with nothing changed, counting calls per table.
 
 API calls are compared with the minimum the Web API allows for the same data: per table one
-``EntityDefinitions`` request and ``ceil(n / 5000)`` pages (one page for an empty table).
+describe request (``RetrieveEntity``, or ``EntityDefinitions`` with its attributes) and
+``ceil(n / 5000)`` pages (one page for an empty table).
 ``--write`` replaces the "Sync — Dynamics" section of docs/benchmarks.md with the results.
 """
 
@@ -223,8 +224,8 @@ def report(results: list[Result]) -> str:
     lines += [
         "",
         f"Per table, {last.accounts:,} accounts. Calls made per table are the read's own; the "
-        "total above also counts the 3 metadata requests of each table (the entity with its "
-        "attributes, the date-only formats, the choice labels), where the minimum counts one:",
+        "total above also counts each table's describe (one `RetrieveEntity` request: the "
+        "entity, its attributes with their formats, the choice labels), as the minimum does:",
         "",
         "| table | records | minimum calls | calls made |",
         "|---|---:|---:|---:|",

@@ -6,9 +6,10 @@ yields :class:`Page` after :class:`Page` of records, each carrying the state to 
 page is safely landed.  It persists nothing; the sync engine owns state and stores it in the same
 DuckDB transaction as the page it describes.
 
-Values travel as the CRM sent them, as text (``None`` for null); the engine casts them to the
-column types of the schema, so a value that does not fit its declared type is caught in one
-place and reported with its object, field and value.
+Values travel as the CRM sent them, as text (``None`` for null), or, for a connector that
+decodes JSON, as an Arrow column of the JSON scalars (text, whole numbers, floats, booleans);
+the engine casts them to the column types of the schema, so a value that does not fit its
+declared type is caught in one place and reported with its object, field and value.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
+
+import pyarrow as pa
 
 # Column types the warehouse knows; connectors map their CRM's types onto these.
 ColumnType = Literal[
@@ -119,6 +122,20 @@ class ColumnRecords:
 
 
 @dataclass(frozen=True)
+class ArrowRecords:
+    """Records of a page as an Arrow table named by column: string columns hold the CRM's text,
+    int64, double and bool columns its JSON numbers and booleans as decoded (built column by
+    column in C, with no Python value conversion)."""
+
+    table: pa.Table
+
+    @property
+    def count(self) -> int:
+        """How many records."""
+        return int(self.table.num_rows)
+
+
+@dataclass(frozen=True)
 class CsvRecords:
     """Records of a page as CSV text with a header row (Bulk API results)."""
 
@@ -142,7 +159,7 @@ class Page:
 
     mode: ReadMode
     method: str
-    records: Records | ColumnRecords | CsvRecords | None = None
+    records: Records | ColumnRecords | ArrowRecords | CsvRecords | None = None
     deleted_ids: tuple[str, ...] = ()
     live_ids: tuple[str, ...] | None = None
     checkpoint: dict[str, Any] | None = None
@@ -154,7 +171,7 @@ class Page:
     @property
     def record_count(self) -> int:
         """How many records the page carries."""
-        if isinstance(self.records, CsvRecords | ColumnRecords):
+        if isinstance(self.records, CsvRecords | ColumnRecords | ArrowRecords):
             return self.records.count
         if isinstance(self.records, Records):
             return len(self.records.rows)

@@ -22,7 +22,15 @@ import duckdb
 import pyarrow as pa
 
 from config.errors import MalformedResponseError
-from connectors.base import Column, ColumnRecords, CsvRecords, ObjectSchema, Page, Records
+from connectors.base import (
+    ArrowRecords,
+    Column,
+    ColumnRecords,
+    CsvRecords,
+    ObjectSchema,
+    Page,
+    Records,
+)
 
 STAGE_SCHEMA = "_kamsync_stage"
 META_COLUMNS = ("_loaded_at", "_run_id", "_is_deleted")
@@ -187,12 +195,26 @@ def stage_page(
 
 @dataclass(frozen=True)
 class _PageSource:
-    """Where a page's text rows can be selected from: a registered Arrow table (REST pages) or
-    DuckDB's CSV reader on a temporary file (Bulk pages, parsed inside DuckDB's memory limit)."""
+    """Where a page's rows can be selected from: a registered Arrow table (REST pages) or
+    DuckDB's CSV reader on a temporary file (Bulk pages, parsed inside DuckDB's memory limit).
+    ``typed`` names the columns that hold numbers or booleans rather than text."""
 
     columns: tuple[str, ...]
     relation: str
     table: pa.Table | None = None
+    typed: frozenset[str] = frozenset()
+
+    def value(self, name: str, column: Column) -> str:
+        """The SQL cast of one page column to ``column``'s type ('' is null in text)."""
+        if name in self.typed:
+            return f"cast({quote(name)} as {sql_type(column)})"
+        return f"cast(nullif({quote(name)}, '') as {sql_type(column)})"
+
+    def misfit(self, name: str, column: Column) -> str:
+        """A SQL condition true where the page's value does not fit ``column``'s type."""
+        cast = self.value(name, column)
+        present = quote(name) if name in self.typed else f"nullif({quote(name)}, '')"
+        return f"{present} is not null and try_{cast} is null"
 
     def attach(self, con: duckdb.DuckDBPyConnection) -> None:
         """Make ``relation`` selectable on ``con``."""
@@ -210,7 +232,14 @@ PAGE_VIEW = "_kamsync_page"
 
 
 @contextlib.contextmanager
-def _page_source(records: Records | ColumnRecords | CsvRecords) -> Iterator[_PageSource]:
+def _page_source(
+    records: Records | ColumnRecords | ArrowRecords | CsvRecords,
+) -> Iterator[_PageSource]:
+    if isinstance(records, ArrowRecords):
+        table = records.table
+        typed = frozenset(f.name for f in table.schema if not pa.types.is_string(f.type))
+        yield _PageSource(tuple(table.column_names), PAGE_VIEW, table, typed)
+        return
     if isinstance(records, ColumnRecords):
         arrays = [pa.array(values, type=pa.string()) for values in records.values]
         table = pa.Table.from_arrays(arrays, names=list(records.columns))
@@ -250,10 +279,7 @@ def _insert_records(
             f"{schema.name}: page lacks field{'s' if len(missing) > 1 else ''} {', '.join(missing[:5])}"
         )
     # Salesforce stores no empty strings, and Bulk CSV writes null as ""; both mean NULL
-    casts = [
-        f"cast(nullif({quote(present[c.name.lower()])}, '') as {sql_type(c)})"
-        for c in schema.columns
-    ]
+    casts = [source.value(present[c.name.lower()], c) for c in schema.columns]
     if deleted_field and deleted_field.lower() in present:
         deleted = f"coalesce(cast({quote(present[deleted_field.lower()])} as boolean), false)"
     else:
@@ -264,7 +290,7 @@ def _insert_records(
             f"insert into {table} select {', '.join(casts)}, {deleted}, {page_number} "
             f"from {source.relation}"
         )
-    except duckdb.ConversionException:
+    except (duckdb.ConversionException, duckdb.OutOfRangeException):
         raise MalformedResponseError(_bad_value(source, schema, present)) from None
     except duckdb.InvalidInputException as exc:  # a CSV page DuckDB cannot read
         first_line = str(exc).strip().splitlines()[0][:200]
@@ -287,8 +313,8 @@ def _bad_value(source: _PageSource, schema: ObjectSchema, present: dict[str, str
         for column in schema.columns:
             name = quote(present[column.name.lower()])
             rows = scratch.execute(
-                f"select {name} from {source.relation} where nullif({name}, '') is not null "
-                f"and try_cast({name} as {sql_type(column)}) is null limit 1"
+                f"select {name} from {source.relation} "
+                f"where {source.misfit(present[column.name.lower()], column)} limit 1"
             ).fetchall()
             if rows:
                 value = str(rows[0][0])[:80]
@@ -339,10 +365,12 @@ def merge_object(
     raw = raw_table(source, schema.name)
     names = stage_names(source, schema.name)
     key = quote(schema.key)
+    if full and _count(con, f"select count(*) from {raw}") == 0:
+        return _merge_into_empty(con, raw, names, schema, run_id)
     columns = ", ".join(quote(c.name) for c in schema.columns)
     con.execute(
         f"create or replace temp table _kamsync_latest as select * from {names.records} "
-        f"qualify row_number() over (partition by {key} order by _page desc) = 1"
+        f"qualify {_LATEST.format(key=key)}"
     )
     upserted = _count(con, "select count(*) from _kamsync_latest")
     con.execute(f"delete from {raw} where {key} in (select {key} from _kamsync_latest)")
@@ -370,6 +398,32 @@ def merge_object(
         con.execute(f"delete from {table}")
     con.execute("drop table _kamsync_latest")
     return MergeCounts(upserted=upserted, deleted=deleted)
+
+
+_LATEST = "row_number() over (partition by {key} order by _page desc) = 1"
+
+
+def _merge_into_empty(
+    con: duckdb.DuckDBPyConnection,
+    raw: str,
+    names: StageNames,
+    schema: ObjectSchema,
+    run_id: str,
+) -> MergeCounts:
+    """A full extraction into an empty raw table (a first sync): the latest copy of each
+    staged record goes straight in; there is nothing to replace and nothing to reconcile."""
+    key = quote(schema.key)
+    columns = ", ".join(quote(c.name) for c in schema.columns)
+    inserted = con.execute(
+        f"insert into {raw} ({columns}, _loaded_at, _run_id, _is_deleted) "
+        f"select {columns}, current_timestamp, ?, _is_deleted from {names.records} "
+        f"qualify {_LATEST.format(key=key)}",
+        [run_id],
+    ).fetchall()
+    deleted = _mark_deleted(con, raw, key, f"{key} in (select id from {names.deleted})", run_id)
+    for table in (names.records, names.deleted, names.live):
+        con.execute(f"delete from {table}")
+    return MergeCounts(upserted=int(inserted[0][0]), deleted=deleted)
 
 
 def _mark_deleted(

@@ -1,4 +1,4 @@
-"""The Dynamics 365 / Dataverse connector: EntityDefinitions, then change tracking.
+"""The Dynamics 365 / Dataverse connector: RetrieveEntity, then change tracking.
 
 Reading a table is one *pass*, resumable after every page (the checkpoint is the next
 ``@odata.nextLink``):
@@ -20,9 +20,11 @@ Reading a table is one *pass*, resumable after every page (the checkpoint is the
 
 Every request goes through the shared :class:`~connectors.http.CrmSession` (429 waited out
 exactly as ``Retry-After`` says, 5xx and dropped connections retried, one re-login on 401);
-``x-ms-ratelimit-*`` headers are recorded for ``ops.api_usage``.  Values travel as text (the
-engine casts them to the column types of the metadata); lookups arrive as ``_<name>_value`` and
-land as ``<name>``; choices land as code and label.  Only links on the configured environment's
+``x-ms-ratelimit-*`` headers are recorded for ``ops.api_usage``.  A page travels as Arrow
+columns that pyarrow builds from the decoded JSON in C, refusing a value of a JSON type the
+column's metadata does not allow (named with table, column and value); the engine casts them to
+the column types.  Lookups arrive as ``_<name>_value`` and land as ``<name>``; choices land as
+code and label.  Only links on the configured environment's
 own host are followed.
 """
 
@@ -30,30 +32,28 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
 import orjson
+import pyarrow as pa
 import requests
 
 from config.errors import CrmError, MalformedResponseError
 from config.model import DynamicsSource
-from connectors.base import ApiUsage, Column, ColumnRecords, ObjectSchema, Page, StreamState
+from connectors.base import ApiUsage, ArrowRecords, Column, ObjectSchema, Page, StreamState
 from connectors.dynamics import odata
 from connectors.dynamics.auth import DynamicsAuth
 from connectors.dynamics.limits import RateLimits
 from connectors.dynamics.schema import (
-    ATTRIBUTE_SELECT,
     DERIVED_TYPES,
-    ENTITY_SELECT,
     LABEL_TYPE,
     LOOKUP_TABLE_TYPE,
-    date_only_attributes,
-    object_schema,
-    option_sets,
     property_name,
+    retrieved_schema,
 )
 from connectors.dynamics.writer import translate
 
@@ -63,6 +63,13 @@ EXPIRED_VERSION_STAMP = "0x80044352"
 NOT_TRACKED = "0x80072491"
 NAMESPACE = "Microsoft.Dynamics.CRM"
 LOOKUP_NAME = f"{NAMESPACE}.lookuplogicalname"
+# one request per table: the entity, its attributes (derived properties included) and the
+# option sets of its choices, where EntityDefinitions paths need three
+RETRIEVE_ENTITY = (
+    "RetrieveEntity(EntityFilters=@filters,LogicalName=@name,MetadataId=@id,"
+    "RetrieveAsIfPublished=@unpublished)"
+)
+EMPTY_ID = "00000000-0000-0000-0000-000000000000"
 
 Json = dict[str, Any]
 
@@ -73,7 +80,7 @@ _ALLOWED: dict[str, frozenset[type]] = {
     "bool": frozenset({bool, type(None)}),
     "number": frozenset({int, float, str, type(None)}),
 }
-_BOOL_TEXT: dict[object, str] = {True: "true", False: "false"}
+_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError)
 
 
 class _Expired(Exception):
@@ -86,12 +93,13 @@ class _NotTracked(Exception):
 
 @dataclass(frozen=True)
 class _Plan:
-    """How one column's text values come out of a page of records."""
+    """How one column's values come out of a page of records."""
 
     column: str
     prop: str
     kind: str  # text, bool, number, label, annotation
-    labels: Mapping[str, str]
+    labels: Mapping[object, str]  # a choice's code (as sent, or as text) -> its label
+    floats_as_text: bool = True  # floats travel as their shortest text unless landed as double
 
 
 class DynamicsConnector:
@@ -175,31 +183,21 @@ class DynamicsConnector:
     # ------------------------------------------------------------------ discover
 
     def discover(self, objects: Sequence[str]) -> list[ObjectSchema]:
-        """Describe each table: attributes, date-only columns and choice labels (3 calls)."""
+        """Describe each table: entity, attributes, date-only formats, choice labels (1 call)."""
         return [self._describe(odata.name(name)) for name in objects]
 
     def _describe(self, logical: str) -> ObjectSchema:
-        entity_path = f"{self.root}/EntityDefinitions(LogicalName={odata.string(logical)})"
-        what = f"describe {logical}"
-        entity = self._get(
-            entity_path,
-            what,
+        body = self._get(
+            f"{self.root}/{RETRIEVE_ENTITY}",
+            f"describe {logical}",
             params={
-                "$select": ENTITY_SELECT,
-                "$expand": f"Attributes($select={ATTRIBUTE_SELECT})",
+                "@filters": f"{NAMESPACE}.EntityFilters'Attributes'",
+                "@name": odata.string(logical),
+                "@id": EMPTY_ID,
+                "@unpublished": "false",
             },
         )
-        dates = self._get(
-            f"{entity_path}/Attributes/{NAMESPACE}.DateTimeAttributeMetadata",
-            what,
-            params={"$select": "LogicalName,Format"},
-        )
-        choices = self._get(
-            f"{entity_path}/Attributes/{NAMESPACE}.EnumAttributeMetadata",
-            what,
-            params={"$select": "LogicalName", "$expand": "OptionSet($select=Options)"},
-        )
-        return object_schema(entity, date_only_attributes(dates), option_sets(choices), self.source)
+        return retrieved_schema(body, self.source)
 
     # ------------------------------------------------------------------ read
 
@@ -426,38 +424,40 @@ class DynamicsConnector:
             self._plans[key] = plan
         return plan
 
-    def _records(self, schema: ObjectSchema, rows: list[Json]) -> ColumnRecords:
-        plan = self._plan(schema)
-        columns = [self._values(schema, p, rows) for p in plan]
-        key_index = schema.column_names.index(schema.key)
-        if None in columns[key_index]:
+    def _records(self, schema: ObjectSchema, rows: list[Json]) -> ArrowRecords:
+        arrays = [self._column(schema, p, rows) for p in self._plan(schema)]
+        if arrays[schema.column_names.index(schema.key)].null_count:
             raise MalformedResponseError(
                 f"{schema.name}: a record has no {schema.key}", source=self.source
             )
-        return ColumnRecords(schema.column_names, columns, len(rows))
+        return ArrowRecords(pa.Table.from_arrays(arrays, names=list(schema.column_names)))
 
-    def _values(self, schema: ObjectSchema, plan: _Plan, rows: list[Json]) -> list[str | None]:
-        """One column of text values (C-level maps; the types are checked per column)."""
+    def _column(self, schema: ObjectSchema, plan: _Plan, rows: list[Json]) -> pa.Array:
+        """One column as an Arrow array, built and type-checked in C (pyarrow refuses a value
+        of another JSON type), with Python only to name a value that does not fit."""
         if plan.kind == "annotation":  # absent where the lookup is empty
-            return [_text_or_none(r.get(plan.prop)) for r in rows]
+            values = list(map(dict.get, rows, repeat(plan.prop)))
+            return _typed(values, pa.string()) or _text_array(map(_text_or_none, values))
+        values = self._pluck(schema, plan, rows)
+        if plan.kind == "label":
+            return pa.array(list(map(plan.labels.get, values)), type=pa.string())
+        if plan.kind == "text":
+            array = _typed(values, pa.string())
+        elif plan.kind == "bool":
+            array = _typed(values, pa.bool_())
+        else:
+            array = _number(values, floats_as_text=plan.floats_as_text)
+        if array is None:
+            raise self._odd(schema, plan, _misfit(values, plan.kind))
+        return array
+
+    def _pluck(self, schema: ObjectSchema, plan: _Plan, rows: list[Json]) -> list[Any]:
         try:
-            values: list[Any] = list(map(itemgetter(plan.prop), rows))
+            return list(map(itemgetter(plan.prop), rows))
         except KeyError:
             raise MalformedResponseError(
                 f"{schema.name}: a record lacks {plan.prop}", source=self.source
             ) from None
-        if plan.kind == "label":
-            return [None if v is None else plan.labels.get(str(v)) for v in values]
-        types = set(map(type, values))
-        allowed = _ALLOWED[plan.kind]
-        if not types <= allowed:
-            bad = next(v for v in values if type(v) not in allowed)
-            raise self._odd(schema, plan, bad)
-        if plan.kind == "text" or types <= _TEXT:
-            return values
-        if plan.kind == "bool":
-            return list(map(_BOOL_TEXT.get, values))
-        return [v if v is None or type(v) is str else str(v) for v in values]
 
     def _odd(self, schema: ObjectSchema, plan: _Plan, value: object) -> MalformedResponseError:
         shown = repr(value)[:80]
@@ -508,12 +508,62 @@ def _annotated(schema: ObjectSchema) -> bool:
 def _column_plan(column: Column) -> _Plan:
     if column.crm_type == LABEL_TYPE:
         source = column.name.removesuffix("name")
-        return _Plan(column.name, source, "label", dict(column.options))
+        return _Plan(column.name, source, "label", _labels(column.options))
     if column.crm_type == LOOKUP_TABLE_TYPE:
         lookup = dict(column.options)["attribute_of"]
         return _Plan(column.name, f"_{lookup}_value@{LOOKUP_NAME}", "annotation", {})
     kind = {"boolean": "bool", "bigint": "number", "double": "number", "decimal": "number"}
-    return _Plan(column.name, property_name(column), kind.get(column.type, "text"), {})
+    return _Plan(
+        column.name,
+        property_name(column),
+        kind.get(column.type, "text"),
+        {},
+        floats_as_text=column.type != "double",
+    )
+
+
+def _labels(options: Sequence[tuple[str, str]]) -> dict[object, str]:
+    """Labels by code as text and, for whole-number codes, by the number JSON decodes to."""
+    labels: dict[object, str] = dict(options)
+    for code, label in options:
+        if code.lstrip("-").isdigit():
+            labels[int(code)] = label
+    return labels
+
+
+def _typed(values: list[Any], kind: pa.DataType) -> pa.Array | None:
+    """``values`` as an Arrow array of ``kind``, or None when one has another JSON type."""
+    try:
+        return pa.array(values, type=kind)
+    except _ARROW_ERRORS:
+        return None
+
+
+def _text_array(values: Iterable[str | None]) -> pa.Array:
+    return pa.array(list(values), type=pa.string())
+
+
+def _number(values: list[Any], *, floats_as_text: bool) -> pa.Array | None:
+    """Whole numbers as int64, floats as double (or their shortest text, which the warehouse
+    parses exactly into a decimal), numbers sent as text as text; None for anything else."""
+    try:
+        array = pa.array(values)
+    except _ARROW_ERRORS:  # text and numbers mixed, or a whole number past 64 bits
+        if not set(map(type, values)) <= _ALLOWED["number"]:
+            return None
+        return _text_array(v if v is None or type(v) is str else str(v) for v in values)
+    kind = array.type
+    if pa.types.is_floating(kind):
+        return array.cast(pa.string()) if floats_as_text else array
+    if pa.types.is_integer(kind) or pa.types.is_string(kind) or pa.types.is_null(kind):
+        return array
+    return None  # booleans, objects, lists
+
+
+def _misfit(values: list[Any], kind: str) -> object:
+    """The first value whose JSON type a column of ``kind`` does not accept."""
+    allowed = _ALLOWED[kind]
+    return next((v for v in values if type(v) not in allowed), values[0] if values else None)
 
 
 def _text_or_none(value: object) -> str | None:

@@ -57,12 +57,6 @@ DERIVED_TYPES = frozenset({LABEL_TYPE, LOOKUP_TABLE_TYPE})
 _SCALES = {"Money": 4, "Decimal": 10}
 CURSOR_FIELD = "modifiedon"
 
-ENTITY_SELECT = "LogicalName,EntitySetName,PrimaryIdAttribute,ChangeTrackingEnabled,DisplayName"
-ATTRIBUTE_SELECT = (
-    "LogicalName,AttributeType,AttributeOf,IsValidForRead,IsValidODataAttribute,"
-    "DisplayName,IsCustomAttribute,RequiredLevel"
-)
-
 
 def property_name(column: Column) -> str:
     """The Web API property that carries a column's value (``_x_value`` for lookups)."""
@@ -187,21 +181,39 @@ def _columns(
     ]
 
 
-def date_only_attributes(body: Any) -> set[str]:
+def retrieved_schema(body: Any, source: str) -> ObjectSchema:
+    """The landed shape of a table from a ``RetrieveEntity`` answer (``EntityFilters``
+    ``Attributes``): the entity, every attribute as its complex type with its derived
+    properties (a date-time's ``Format``), and the option set of every choice, in one request."""
+    entity = body.get("EntityMetadata") if isinstance(body, Mapping) else None
+    if not isinstance(entity, Mapping):
+        raise MalformedResponseError("describe: the answer has no EntityMetadata", source=source)
+    attributes = entity.get("Attributes")
+    items = (
+        [a for a in attributes if isinstance(a, Mapping)] if isinstance(attributes, list) else []
+    )
+    return object_schema(entity, date_only_attributes(items), option_sets(items), source)
+
+
+def date_only_attributes(attributes: list[Mapping[str, Any]]) -> set[str]:
     """Logical names of date-only DateTime attributes (``Format`` DateOnly)."""
     return {
         str(item["LogicalName"])
-        for item in _values(body)
-        if item.get("Format") == "DateOnly" and isinstance(item.get("LogicalName"), str)
+        for item in attributes
+        if item.get("AttributeType") == "DateTime"
+        and item.get("Format") == "DateOnly"
+        and isinstance(item.get("LogicalName"), str)
     }
 
 
-def option_sets(body: Any) -> dict[str, tuple[tuple[str, str], ...]]:
-    """Choice attribute -> its ``(value, label)`` pairs, from an ``$expand=OptionSet`` answer."""
+def option_sets(attributes: list[Mapping[str, Any]]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Choice attribute -> its ``(value, label)`` pairs, from the attributes' ``OptionSet``."""
     found: dict[str, tuple[tuple[str, str], ...]] = {}
-    for item in _values(body):
+    for item in attributes:
         logical = item.get("LogicalName")
         option_set = item.get("OptionSet")
+        if item.get("AttributeType") not in CHOICE_TYPES:
+            continue
         if not isinstance(logical, str) or not isinstance(option_set, Mapping):
             continue
         pairs = []
@@ -211,13 +223,6 @@ def option_sets(body: Any) -> dict[str, tuple[tuple[str, str], ...]]:
                 pairs.append((str(value), _label(option.get("Label"), str(value))))
         found[logical] = tuple(pairs)
     return found
-
-
-def _values(body: Any) -> list[Mapping[str, Any]]:
-    items = body.get("value") if isinstance(body, Mapping) else None
-    if not isinstance(items, list):
-        raise MalformedResponseError("attribute metadata: the answer has no value list")
-    return [item for item in items if isinstance(item, Mapping)]
 
 
 def _label(value: Any, default: str) -> str:

@@ -6,9 +6,9 @@
 * Entra ID under ``/<tenant>/`` (OIDC discovery, client-credentials tokens with a secret or a
   certificate) — see :mod:`connectors.emulator.dataverse_auth`;
 * the Web API under ``/api/data/v9.2/``: entity sets with OData queries, paging and change
-  tracking (:mod:`~connectors.emulator.dataverse_query`), ``EntityDefinitions``
-  (:mod:`~connectors.emulator.dataverse_metadata`), writes to kamsync's ``kam_`` tables only
-  (:mod:`~connectors.emulator.dataverse_writes`), ``$batch``
+  tracking (:mod:`~connectors.emulator.dataverse_query`), ``EntityDefinitions`` and the
+  ``RetrieveEntity`` function (:mod:`~connectors.emulator.dataverse_metadata`), writes to
+  kamsync's ``kam_`` tables only (:mod:`~connectors.emulator.dataverse_writes`), ``$batch``
   (:mod:`~connectors.emulator.dataverse_batch`), ``WhoAmI``;
 * service protection: 429 with ``Retry-After`` past the request rate of the window (measured
   on an injectable clock) and the ``x-ms-ratelimit-*`` headers on every response;
@@ -342,6 +342,8 @@ class DataverseApp:
             return self._batch(request, base)
         if head in ("WhoAmI", "WhoAmI()"):
             return self._who_am_i(base)
+        if head.startswith("RetrieveEntity(") and len(segments) == 1:
+            return self.metadata.retrieve_entity(request, base, head)
         if head.startswith(("EntityDefinitions", "RelationshipDefinitions")):
             return self.metadata.handle(request, base, segments)
         return self._entity_set(request, base, segments)

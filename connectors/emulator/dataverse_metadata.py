@@ -5,7 +5,13 @@ Reads (``$select``, ``$filter``, ``$expand`` work on each level):
 * ``EntityDefinitions`` and ``EntityDefinitions(LogicalName='x')`` (or ``(<MetadataId>)``);
 * ``.../Attributes``, ``.../Attributes(LogicalName='y')``, with a type cast such as
   ``.../Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$expand=OptionSet``;
-* ``.../Keys``.
+* ``.../Keys``;
+* the ``RetrieveEntity`` function (``EntityFilters`` ``Entity`` or ``Attributes``, by
+  ``LogicalName`` or ``MetadataId``; parameters inline or as ``@alias`` query values): the
+  table's ``ComplexEntityMetadata`` with, for ``Attributes``, every attribute as its complex type
+  (``ComplexPicklistAttributeMetadata`` ...) carrying its derived properties (a date-time's
+  ``Format``) and, for choices and yes/no columns, its ``OptionSet`` inline: one request for
+  what the ``EntityDefinitions`` paths need three for.
 
 Writes (only for tables and columns with kamsync's ``kam_`` publisher prefix; anything else is
 refused with a privilege error): ``POST EntityDefinitions``, ``POST .../Attributes``,
@@ -96,6 +102,10 @@ _OBJECT_TYPE_CODES = {
     "task": 4212,
 }
 _ACTIVITIES = frozenset({"appointment", "email", "phonecall", "task", "letter", "fax"})
+_FUNCTION_RE = re.compile(r"^RetrieveEntity\((?P<args>[^)]*)\)$")
+_EMPTY_ID = "00000000-0000-0000-0000-000000000000"
+_ENTITY_FILTERS = {"Default": 1, "Entity": 1, "Attributes": 2, "Privileges": 4}
+_ENTITY_FILTERS.update(Relationships=8, All=15)
 _SEGMENT_RE = re.compile(r"^(?P<name>[A-Za-z.]+)(?:\((?P<key>[^)]*)\))?$")
 
 
@@ -418,6 +428,41 @@ class MetadataCatalog:
         raise DataverseError(
             405, INVALID_ARGUMENT, f"The HTTP method '{request.method}' is not allowed here."
         )
+
+    def retrieve_entity(self, request: Request, base: str, segment: str) -> Response:
+        """``GET RetrieveEntity(EntityFilters=...,LogicalName=...,MetadataId=...,...)``."""
+        if request.method != "GET":
+            raise DataverseError(
+                405, INVALID_ARGUMENT, f"The HTTP method '{request.method}' is not allowed here."
+            )
+        args = _function_args(segment, request)
+        filters = _entity_filters(args.get("EntityFilters"))
+        for required in ("MetadataId", "RetrieveAsIfPublished"):
+            if required not in args:
+                raise bad_query(f"The parameter '{required}' of RetrieveEntity is missing.")
+        table = self._function_table(args)
+        view = self.view(table)
+        extras = self.extras_for(table.name)
+        entity: dict[str, Any] = {
+            "@odata.type": f"#{NAMESPACE}.ComplexEntityMetadata",
+            **entity_metadata(view, extras),
+        }
+        if filters & _ENTITY_FILTERS["Attributes"]:
+            entity["Attributes"] = [
+                _complex_attribute(table.name, f, attribute_metadata(view, f, extras, n))
+                for n, f in enumerate(view.definition.fields, start=1)
+            ]
+        context = f"{base}{API_PATH}/$metadata#{NAMESPACE}.RetrieveEntityResponse"
+        return _ok({"@odata.context": context, "EntityMetadata": entity})
+
+    def _function_table(self, args: Mapping[str, str]) -> Table:
+        logical = args.get("LogicalName")
+        metadata_id = args.get("MetadataId", _EMPTY_ID).lower()
+        if logical:
+            return self._table(logical, "RetrieveEntity")
+        if metadata_id != _EMPTY_ID:
+            return self._table(metadata_id, "RetrieveEntity")
+        raise bad_query("RetrieveEntity needs a LogicalName or a MetadataId.")
 
     @staticmethod
     def _segment(segment: str) -> tuple[str, str | None]:
@@ -828,6 +873,74 @@ class MetadataCatalog:
         self._log(referencing, "create_relationship", (lookup_name,))
         relationship_id = stable_id("relationship", str(body.get("SchemaName") or lookup_name))
         return _created(f"{base}{API_PATH}/RelationshipDefinitions({relationship_id})")
+
+
+def _complex_attribute(table: str, attribute: FieldDef, metadata: dict[str, Any]) -> dict[str, Any]:
+    """An attribute as RetrieveEntity returns it: its complex type, option sets inline."""
+    derived = _DERIVED.get(attribute.type, "AttributeMetadata")
+    complex_type = {**metadata, "@odata.type": f"#{NAMESPACE}.Complex{derived}"}
+    if attribute.type in _ENUM_TYPES:
+        complex_type["OptionSet"] = _option_set(table, attribute)
+    return complex_type
+
+
+def _split_arguments(text: str) -> list[str]:
+    """``a=1,b='x,y'`` -> ``["a=1", "b='x,y'"]`` (commas inside quotes are kept)."""
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for char in text:
+        if char == "'":
+            quoted = not quoted
+        if char == "," and not quoted:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current).strip())
+    return [part for part in parts if part]
+
+
+def _function_args(segment: str, request: Request) -> dict[str, str]:
+    """A function's parameters, aliases (``@p1``) resolved and string literals unquoted."""
+    match = _FUNCTION_RE.match(segment)
+    if match is None:
+        raise segment_not_found(segment)
+    args: dict[str, str] = {}
+    for part in _split_arguments(match.group("args")):
+        name, equals, value = part.partition("=")
+        if not equals:
+            raise bad_query(f"The function parameter '{part}' has no value.")
+        if value.startswith("@"):
+            aliased = request.param(value)
+            if aliased is None:
+                raise bad_query(f"The parameter alias '{value}' has no value in the query.")
+            value = aliased
+        args[name.strip()] = _literal(value.strip())
+    return args
+
+
+def _literal(value: str) -> str:
+    """The text of an OData literal: ``'x''y'`` -> ``x'y``; ``Ns.Enum'A,B'`` -> ``A,B``."""
+    quote = value.find("'")
+    if quote >= 0 and value.endswith("'") and len(value) > quote + 1:
+        return value[quote + 1 : -1].replace("''", "'")
+    return value
+
+
+def _entity_filters(value: str | None) -> int:
+    if value is None:
+        raise bad_query("The parameter 'EntityFilters' of RetrieveEntity is missing.")
+    flags = 0
+    for member in value.split(","):
+        name = member.strip()
+        if name.isdigit():
+            flags |= int(name)
+        elif name in _ENTITY_FILTERS:
+            flags |= _ENTITY_FILTERS[name]
+        else:
+            raise bad_query(f"The value '{name}' is not a member of EntityFilters.")
+    return flags
 
 
 def _options_from(body: Mapping[str, Any], kind: str) -> tuple[tuple[int | str, str], ...]:

@@ -15,7 +15,7 @@ import responses
 from config.errors import MalformedResponseError, RequestRejectedError, ServerError
 from config.loader import parse_config
 from config.model import DynamicsSource
-from connectors.base import ColumnRecords, ObjectSchema, Page, StreamState
+from connectors.base import ArrowRecords, ObjectSchema, Page, StreamState
 from connectors.dynamics import DynamicsConnector, odata
 from connectors.dynamics.schema import object_schema
 
@@ -66,25 +66,33 @@ ENTITY: dict[str, Any] = {
         _attribute("secret_column", "String", IsValidForRead=False),
     ],
 }
-DATES = {
-    "value": [
-        {"LogicalName": "new_lastreview", "Format": "DateOnly"},
-        {"LogicalName": "modifiedon", "Format": "DateAndTime"},
-    ]
-}
+DATES = {"new_lastreview": "DateOnly", "modifiedon": "DateAndTime"}
 CHOICES = {
-    "value": [
-        {
-            "LogicalName": "industrycode",
-            "OptionSet": {
-                "Options": [
-                    {"Value": 1, "Label": _label("Banking")},
-                    {"Value": 2, "Label": _label("Retail")},
-                ]
-            },
-        }
-    ]
+    "industrycode": {
+        "Options": [
+            {"Value": 1, "Label": _label("Banking")},
+            {"Value": 2, "Label": _label("Retail")},
+        ]
+    }
 }
+
+
+def _retrieved(entity: dict[str, Any]) -> dict[str, Any]:
+    """A RetrieveEntity answer: attributes carry their Format and OptionSet inline."""
+    attributes = []
+    for attribute in entity["Attributes"]:
+        name = attribute["LogicalName"]
+        extra: dict[str, Any] = {}
+        if name in DATES:
+            extra["Format"] = DATES[name]
+        if name in CHOICES:
+            extra["OptionSet"] = CHOICES[name]
+        if attribute["AttributeType"] == "String":
+            extra["Format"] = "Text"  # not a date: a String's Format says nothing of dates
+        attributes.append({**attribute, **extra})
+    return {"EntityMetadata": {**entity, "Attributes": attributes}}
+
+
 PROPS = (
     "accountid",
     "name",
@@ -177,10 +185,10 @@ def _read(connector: DynamicsConnector, schema: ObjectSchema, state: StreamState
     return list(connector.read(schema, state))
 
 
-def _rows(page: Page) -> list[dict[str, str | None]]:
-    assert isinstance(page.records, ColumnRecords)
-    rows = zip(*page.records.values, strict=True)
-    return [dict(zip(page.records.columns, row, strict=True)) for row in rows]
+def _rows(page: Page) -> list[dict[str, Any]]:
+    assert isinstance(page.records, ArrowRecords)
+    rows: list[dict[str, Any]] = page.records.table.to_pylist()
+    return rows
 
 
 # --------------------------------------------------------------------------- describe
@@ -191,10 +199,11 @@ def test_describe_lands_attributes_by_logical_name_with_metadata_types(
     connector: DynamicsConnector,
 ) -> None:
     _login()
-    path = f"{API}/EntityDefinitions(LogicalName='account')"
-    responses.get(path, json=ENTITY)
-    responses.get(f"{path}/Attributes/Microsoft.Dynamics.CRM.DateTimeAttributeMetadata", json=DATES)
-    responses.get(f"{path}/Attributes/Microsoft.Dynamics.CRM.EnumAttributeMetadata", json=CHOICES)
+    path = (
+        f"{API}/RetrieveEntity(EntityFilters=@filters,LogicalName=@name,MetadataId=@id,"
+        "RetrieveAsIfPublished=@unpublished)"
+    )
+    responses.get(path, json=_retrieved(ENTITY))
 
     [schema] = connector.discover(["account"])
 
@@ -216,9 +225,12 @@ def test_describe_lands_attributes_by_logical_name_with_metadata_types(
     assert schema.column("revenue") is not None and schema.column("revenue").scale == 4  # type: ignore[union-attr]
     assert dict(schema.column("industrycode").options) == {"1": "Banking", "2": "Retail"}  # type: ignore[union-attr]
     assert not next(c for c in schema.columns if c.name == "accountid").nullable
-    params = _params(responses.calls[2])
-    assert params["$expand"].startswith("Attributes($select=LogicalName,AttributeType")
-    assert all(c.request.headers["Authorization"] == f"Bearer {TOKEN}" for c in responses.calls[2:])
+    describes = [c for c in responses.calls if "RetrieveEntity" in c.request.url]
+    assert len(describes) == 1  # one request per table
+    params = _params(describes[0])
+    assert params["@filters"] == "Microsoft.Dynamics.CRM.EntityFilters'Attributes'"
+    assert params["@name"] == "'account'"
+    assert describes[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert ObjectSchema.from_dict(schema.to_dict()) == schema  # the engine caches it
 
 
@@ -301,11 +313,11 @@ def test_full_read_pages_with_track_changes_and_the_delta_link_becomes_the_curso
         "accountid": "00000000-0000-0000-0000-000000000002",
         "name": "Account 2",
         "parentaccountid": "00000000-0000-0000-0000-000000000001",  # _x_value -> its column
-        "industrycode": "1",
+        "industrycode": 1,  # whole numbers and booleans as decoded, typed
         "industrycodename": "Banking",
-        "revenue": "1500.25",
-        "numberofemployees": "42",
-        "new_isvip": "true",
+        "revenue": "1500.25",  # a float bound for a decimal travels as its shortest text
+        "numberofemployees": 42,
+        "new_isvip": True,
         "new_lastreview": "2026-05-01",
         "modifiedon": "2026-06-30T10:00:02Z",
     }
@@ -534,6 +546,56 @@ def test_answers_that_are_not_pages_are_malformed(
 )
 @responses.activate
 def test_records_that_do_not_fit_the_metadata_are_malformed(
+    connector: DynamicsConnector, record: dict[str, Any], message: str
+) -> None:
+    _login()
+    responses.get(f"{API}/accounts", json=_page([record], **{"@odata.deltaLink": DELTA}))
+
+    with pytest.raises(MalformedResponseError, match=message):
+        _read(connector, _schema(), StreamState())
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "landed"),
+    [
+        # numbers sent as text (IEEE754Compatible) beside numbers: all travel as text
+        ("revenue", ["1500.25", 7, None], ["1500.25", "7", None]),
+        ("numberofemployees", ["9007199254740993", 3, None], ["9007199254740993", "3", None]),
+        # orjson decodes a whole number past 64 bits as a float: it travels as that float's text
+        # (as before), and the warehouse names it when a bigint cannot hold it
+        ("numberofemployees", [2**70, 1, None], [str(float(2**70)), "1", None]),
+        ("revenue", [1, 2.5, None], ["1", "2.5", None]),  # shortest text, parsed exactly
+        ("industrycodename", [None, None, None], ["Banking", "Banking", "Banking"]),
+    ],
+)
+@responses.activate
+def test_numbers_travel_typed_or_as_their_text(
+    connector: DynamicsConnector, column: str, values: list[Any], landed: list[Any]
+) -> None:
+    _login()
+    records = [
+        _record(n + 1, **({} if column.endswith("name") else {column: v}))
+        for n, v in enumerate(values)
+    ]
+    if column == "industrycodename":
+        records[1]["industrycode"] = "1"  # a code sent as text still finds its label
+    responses.get(f"{API}/accounts", json=_page(records, **{"@odata.deltaLink": DELTA}))
+
+    [page, _] = _read(connector, _schema(), StreamState())
+
+    assert [r[column] for r in _rows(page)] == landed
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        (_record(1, numberofemployees=True), r"account\.numberofemployees: value True \(bool\)"),
+        (_record(1, new_isvip=1), r"account\.new_isvip: value 1 \(int\)"),
+        (_record(1, name=["a"]), r"account\.name: value \['a'\] \(list\)"),
+    ],
+)
+@responses.activate
+def test_json_types_the_column_does_not_take_are_named(
     connector: DynamicsConnector, record: dict[str, Any], message: str
 ) -> None:
     _login()

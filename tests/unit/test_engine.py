@@ -11,11 +11,20 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from config.errors import ApiBudgetExceededError, MalformedResponseError
 from config.model import KamsyncConfig
-from connectors.base import ApiUsage, Column, ObjectSchema, Page, Records, StreamState
+from connectors.base import (
+    ApiUsage,
+    ArrowRecords,
+    Column,
+    ObjectSchema,
+    Page,
+    Records,
+    StreamState,
+)
 from sync.engine import SyncEngine
 from sync.warehouse import Warehouse
 
@@ -210,6 +219,44 @@ def test_malformed_value_is_named_and_nothing_changes(config: KamsyncConfig) -> 
         in source.error
     )
     assert [r[1] for r in _raw(config)] == ["Account 1"]
+
+
+def _arrow_page(n: int, ids: list[str], revenue: pa.Array, deleted: pa.Array) -> Page:
+    table = pa.table(
+        {
+            "Id": pa.array(ids, type=pa.string()),
+            "Name": pa.array([f"Account {i} p{n}" for i in ids], type=pa.string()),
+            "AnnualRevenue": revenue,
+            "SystemModstamp": pa.array(["2026-01-01T00:00:00Z"] * len(ids), type=pa.string()),
+            "IsDeleted": deleted,
+        }
+    )
+    return Page("full", "rest", records=ArrowRecords(table), checkpoint={"next": n}, api_calls=1)
+
+
+def test_typed_arrow_pages_land_like_text_and_the_latest_copy_wins(
+    config: KamsyncConfig,
+) -> None:
+    first = _arrow_page(1, ["a", "b"], pa.array([7, None]), pa.array([False, False]))
+    second = _arrow_page(2, ["b"], pa.array(["12.5"], type=pa.string()), pa.array([None]))
+    done = Page("full", "rest", cursor={"since": "x"}, done=True)
+
+    _sync(config, ScriptedConnector([[first, second, done]]))
+
+    assert _raw(config) == [
+        ("a", "Account a p1", "7.00", False),
+        ("b", "Account b p2", "12.50", False),
+    ]
+
+
+def test_a_typed_value_the_column_cannot_hold_is_named(config: KamsyncConfig) -> None:
+    page = _arrow_page(1, ["a"], pa.array([1e300]), pa.array([False]))
+
+    result = _sync(config, ScriptedConnector([[page]]))
+
+    source = result.sources[0]  # type: ignore[attr-defined]
+    assert source.status == "failed"
+    assert "Account.AnnualRevenue: value '1e+300' is not a valid decimal" in source.error
 
 
 def test_budget_stop_saves_progress_and_next_run_continues(config: KamsyncConfig) -> None:

@@ -130,6 +130,69 @@ def test_date_only_columns_are_described(org: Org) -> None:
     assert formats["createdon"] == "DateAndTime"
 
 
+RETRIEVE = "RetrieveEntity(EntityFilters=@f,LogicalName=@n,MetadataId=@m,RetrieveAsIfPublished=@p)"
+EMPTY_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def test_retrieve_entity_gives_attributes_formats_and_option_sets_in_one_request(
+    org: Org,
+) -> None:
+    response = get(
+        org,
+        RETRIEVE,
+        **{
+            "@f": "Microsoft.Dynamics.CRM.EntityFilters'Attributes'",
+            "@n": "'opportunity'",
+            "@m": EMPTY_ID,
+            "@p": "false",
+        },
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["@odata.context"].endswith(
+        "$metadata#Microsoft.Dynamics.CRM.RetrieveEntityResponse"
+    )
+    entity = body["EntityMetadata"]
+    assert entity["@odata.type"] == "#Microsoft.Dynamics.CRM.ComplexEntityMetadata"
+    assert (entity["EntitySetName"], entity["PrimaryIdAttribute"]) == (
+        "opportunities",
+        "opportunityid",
+    )
+    attributes = {a["LogicalName"]: a for a in entity["Attributes"]}
+    close = attributes["estimatedclosedate"]
+    assert close["@odata.type"] == "#Microsoft.Dynamics.CRM.ComplexDateTimeAttributeMetadata"
+    assert (close["Format"], attributes["createdon"]["Format"]) == ("DateOnly", "DateAndTime")
+    state = attributes["statecode"]
+    assert state["@odata.type"] == "#Microsoft.Dynamics.CRM.ComplexStateAttributeMetadata"
+    assert [o["Value"] for o in state["OptionSet"]["Options"]] == [0, 1, 2]
+    assert "OptionSet" not in attributes["name"]
+
+
+def test_retrieve_entity_parameters_inline_entity_only_and_errors(org: Org) -> None:
+    inline = get(
+        org,
+        "RetrieveEntity(EntityFilters=Microsoft.Dynamics.CRM.EntityFilters'Entity',"
+        f"LogicalName='account',MetadataId={EMPTY_ID},RetrieveAsIfPublished=false)",
+    ).json()["EntityMetadata"]
+    assert inline["LogicalName"] == "account" and "Attributes" not in inline
+    missing = get(
+        org,
+        "RetrieveEntity(EntityFilters=Microsoft.Dynamics.CRM.EntityFilters'Attributes',"
+        f"LogicalName='nosuchtable',MetadataId={EMPTY_ID},RetrieveAsIfPublished=false)",
+    )
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "0x80040217"
+    unknown = get(
+        org,
+        "RetrieveEntity(EntityFilters=Microsoft.Dynamics.CRM.EntityFilters'Everything',"
+        f"LogicalName='account',MetadataId={EMPTY_ID},RetrieveAsIfPublished=false)",
+    )
+    assert unknown.status_code == 400
+    alias = get(org, RETRIEVE, **{"@f": "Microsoft.Dynamics.CRM.EntityFilters'Entity'"})
+    assert alias.status_code == 400
+    assert "'@n' has no value" in alias.json()["error"]["message"]
+
+
 def test_seeded_score_table_and_key(org: Org) -> None:
     entity = get(
         org,
