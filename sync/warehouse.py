@@ -173,14 +173,17 @@ class Warehouse:
             holder.unlink(missing_ok=True)
             lock.release()
 
-    def connect(self, *, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    def connect(
+        self, *, memory_limit: str | None = None, checkpoint_threshold: str | None = None
+    ) -> duckdb.DuckDBPyConnection:
         """Open the engine file (creating and migrating it as needed) for writing."""
         self.work_path.parent.mkdir(parents=True, exist_ok=True)
         if not self.work_path.exists() and self.path.exists():
             # first run against an existing published file (or the engine file was removed)
             shutil.copyfile(self.path, self.work_path)
         try:
-            con = duckdb.connect(str(self.work_path), config=self._settings(memory_limit))
+            settings = self._settings(memory_limit, checkpoint_threshold)
+            con = duckdb.connect(str(self.work_path), config=settings)
         except duckdb.Error as exc:
             raise WarehouseError(f"cannot open warehouse {self.work_path}: {exc}") from exc
         try:
@@ -192,17 +195,24 @@ class Warehouse:
 
     @contextlib.contextmanager
     def session(
-        self, *, publish: bool = True, job: str = "job", memory_limit: str | None = None
+        self,
+        *,
+        publish: bool = True,
+        job: str = "job",
+        memory_limit: str | None = None,
+        checkpoint_threshold: str | None = None,
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """Hold the job lock and open the engine file; publish the analysts' copy afterwards.
 
         The copy is published whenever the job ends with the file consistent (every kamsync
         write is a transaction), so a failed run's record reaches ``kamsync status`` too.
         ``memory_limit`` is the job's DuckDB memory limit unless ``[warehouse] memory_limit``
-        sets one for every job.
+        sets one for every job; ``checkpoint_threshold`` how much write-ahead log DuckDB may
+        gather before it checkpoints on its own (the session always checkpoints at its end,
+        before publishing).
         """
         with self.locked(job):
-            con = self.connect(memory_limit=memory_limit)
+            con = self.connect(memory_limit=memory_limit, checkpoint_threshold=checkpoint_threshold)
             ended = False
             try:
                 yield con
@@ -258,12 +268,14 @@ class Warehouse:
         return con
 
     def _settings(
-        self, default_limit: str | None
+        self, default_limit: str | None, checkpoint_threshold: str | None = None
     ) -> dict[str, str | bool | int | float | list[str]]:
         settings: dict[str, str | bool | int | float | list[str]] = {}
         limit = self.config.memory_limit or default_limit
         if limit:
             settings["memory_limit"] = limit
+        if checkpoint_threshold:
+            settings["checkpoint_threshold"] = checkpoint_threshold
         if self.config.threads:
             settings["threads"] = self.config.threads
         return settings

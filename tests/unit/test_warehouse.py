@@ -102,6 +102,23 @@ def test_reader_holding_published_file_keeps_its_view_and_sees_new_data_on_recon
     fresh.close()
 
 
+def test_a_session_with_a_high_checkpoint_threshold_still_publishes_every_commit(
+    tmp_path: Path,
+) -> None:
+    warehouse = _warehouse(tmp_path)
+    with warehouse.session(checkpoint_threshold="1GB") as con:
+        setting = con.execute("select current_setting('checkpoint_threshold')").fetchall()
+        con.execute("create table kam.t (v integer)")
+        con.execute("insert into kam.t select * from range(1000)")
+        wal = warehouse.work_path.with_name(warehouse.work_path.name + ".wal")
+        assert wal.exists() and wal.stat().st_size > 0  # the commits wait in the log
+
+    assert setting == [("953.6 MiB",)]
+    reader = warehouse.read_published()  # the copy is made after the closing checkpoint
+    assert reader.execute("select count(*), sum(v) from kam.t").fetchall() == [(1000, 499500)]
+    reader.close()
+
+
 def test_failed_job_publishes_nothing_it_did_not_commit(tmp_path: Path) -> None:
     warehouse = _warehouse(tmp_path)
     with warehouse.session() as con:
