@@ -35,7 +35,7 @@ import duckdb
 import msal
 import orjson
 
-from bench.sync_bench import ROOT, measured_sync, serve, stop
+from bench.sync_bench import measured_sync, serve, stop, write_section
 from connectors.http import CrmSession
 
 TABLES = (
@@ -246,20 +246,6 @@ def report(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace (or add) the section in docs/benchmarks.md."""
-    path = ROOT / "docs" / "benchmarks.md"
-    current = path.read_text(encoding="utf-8")
-    if SECTION in current:
-        start = current.index(SECTION)
-        rest = current[start + len(SECTION) :]
-        end = rest.find("\n## ")
-        current = current[:start] + text.rstrip() + ("\n" + rest[end:] if end >= 0 else "\n")
-    else:
-        current = current.rstrip() + "\n\n" + text
-    path.write_text(current, encoding="utf-8")
-
-
 def main() -> None:
     """Run the benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -270,7 +256,7 @@ def main() -> None:
     text = report(results)
     print(text)
     if args.write:
-        write_section(text)
+        write_section(text, SECTION)
 
 
 if __name__ == "__main__":

@@ -337,13 +337,13 @@ def report(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace (or add) the section in docs/benchmarks.md."""
+def write_section(text: str, section: str = SECTION) -> None:
+    """Replace (or add) ``section`` of docs/benchmarks.md (up to the next heading)."""
     path = ROOT / "docs" / "benchmarks.md"
     current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if SECTION in current:
-        start = current.index(SECTION)
-        rest = current[start + len(SECTION) :]
+    if section in current:
+        start = current.index(section)
+        rest = current[start + len(section) :]
         end = rest.find("\n## ")
         current = current[:start] + text.rstrip() + ("\n" + rest[end:] if end >= 0 else "\n")
     else:
