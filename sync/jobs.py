@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import cast
 
@@ -63,9 +63,11 @@ def run_sync(
         return engine.run(source=source, full=full)
 
 
-def sync_job(config: KamsyncConfig, should_stop: Callable[[], bool]) -> str:
-    """The sync job: every source, incremental."""
-    result = run_sync(config, should_stop)
+def sync_job(
+    config: KamsyncConfig, should_stop: Callable[[], bool], *, progress: object | None = None
+) -> str:
+    """The sync job: every source, incremental (``progress``: log lines unless given)."""
+    result = run_sync(config, should_stop, progress=progress)
     failed = [s for s in result.sources if s.status not in ("succeeded", "stopped")]
     if failed:
         raise RunFailedError("; ".join(f"{s.name}: {s.error}" for s in failed))
@@ -105,9 +107,13 @@ def run_pipeline(
     config: KamsyncConfig,
     should_stop: Callable[[], bool],
     report: Callable[[str, str], None] = lambda _name, _summary: None,
+    overrides: Mapping[str, Job] | None = None,
 ) -> list[tuple[str, str]]:
-    """Sync, analyze and write back in order; a failed step stops the rest and says which."""
-    jobs = available()
+    """Sync, analyze and write back in order; a failed step stops the rest and says which.
+
+    ``overrides`` replaces installed jobs by name (``kamsync demo`` syncs with a live table).
+    """
+    jobs = {**available(), **(overrides or {})}
     missing = [name for name in PIPELINE if name not in jobs]
     if missing:
         raise RunFailedError(

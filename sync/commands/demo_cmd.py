@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -280,31 +281,18 @@ enabled = true
 
 def run_steps(config: KamsyncConfig, should_stop: Callable[[], bool], err: Console) -> None:
     """Sync (with a live table on a terminal), analyze, write back; a failed step says which."""
-    installed = jobs.available()
-    missing = [name for name in jobs.PIPELINE if name not in installed]
-    if missing:
-        raise RunFailedError(f"kamsync demo needs the {', '.join(missing)} job(s)")
     with contextlib.ExitStack() as stack:
         progress: TerminalProgress | LogProgress = (
             stack.enter_context(TerminalProgress()) if err.is_terminal else LogProgress()
         )
-        result = jobs.run_sync(config, should_stop, progress=progress)
-    if not result.ok:
-        failed = "; ".join(
-            f"{s.name}: {s.error}" for s in result.sources if s.status != "succeeded"
+        jobs.run_pipeline(
+            config,
+            should_stop,
+            report=lambda name, summary: err.print(
+                f"demo: {name}: {summary}", highlight=False, soft_wrap=True
+            ),
+            overrides={"sync": functools.partial(jobs.sync_job, progress=progress)},
         )
-        raise RunFailedError(f"sync failed: {failed}; not run: analyze, writeback")
-    err.print(
-        f"demo: sync: {result.rows:,} records, {result.api_calls:,} API calls", soft_wrap=True
-    )
-    for name in ("analyze", "writeback"):
-        with err.status(f"demo: {name} ...") if err.is_terminal else contextlib.nullcontext():
-            try:
-                summary = jobs.run_job(name, installed[name], config, should_stop)
-            except Exception as exc:
-                rest = "; not run: writeback" if name == "analyze" else ""
-                raise RunFailedError(f"{name} failed: {exc}{rest}") from exc
-        err.print(f"demo: {name}: {summary}", highlight=False, soft_wrap=True)
 
 
 # ---------------------------------------------------------------------- the summary
