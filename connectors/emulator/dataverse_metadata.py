@@ -48,6 +48,7 @@ from connectors.emulator.dataverse_model import (
     entity_set_name,
     system_attributes,
 )
+from connectors.emulator.dataverse_query import split_commas
 from connectors.emulator.odata import Column, ODataError, Schema, compile_filter, parse_select
 from connectors.emulator.server import Request, Response
 from connectors.emulator.store import FieldDef, Store, Table, TableDef, WriteLogEntry
@@ -884,30 +885,13 @@ def _complex_attribute(table: str, attribute: FieldDef, metadata: dict[str, Any]
     return complex_type
 
 
-def _split_arguments(text: str) -> list[str]:
-    """``a=1,b='x,y'`` -> ``["a=1", "b='x,y'"]`` (commas inside quotes are kept)."""
-    parts: list[str] = []
-    current: list[str] = []
-    quoted = False
-    for char in text:
-        if char == "'":
-            quoted = not quoted
-        if char == "," and not quoted:
-            parts.append("".join(current).strip())
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current).strip())
-    return [part for part in parts if part]
-
-
 def _function_args(segment: str, request: Request) -> dict[str, str]:
     """A function's parameters, aliases (``@p1``) resolved and string literals unquoted."""
     match = _FUNCTION_RE.match(segment)
     if match is None:
         raise segment_not_found(segment)
     args: dict[str, str] = {}
-    for part in _split_arguments(match.group("args")):
+    for part in split_commas(match.group("args"), "'"):
         name, equals, value = part.partition("=")
         if not equals:
             raise bad_query(f"The function parameter '{part}' has no value.")

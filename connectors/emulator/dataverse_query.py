@@ -82,12 +82,17 @@ _KNOWN_OPTIONS = frozenset(
 
 
 def split_header_list(text: str) -> list[str]:
-    """Split a comma-separated header value, keeping quoted commas."""
+    """Split a comma-separated header value, keeping commas inside double quotes."""
+    return split_commas(text, '"')
+
+
+def split_commas(text: str, quote: str) -> list[str]:
+    """``a=1,b='x,y'`` -> ``["a=1", "b='x,y'"]``: split on commas outside ``quote``s."""
     parts: list[str] = []
     current: list[str] = []
     quoted = False
     for char in text:
-        if char == '"':
+        if char == quote:
             quoted = not quoted
         if char == "," and not quoted:
             parts.append("".join(current).strip())

@@ -13,7 +13,12 @@ from pathlib import Path
 
 from connectors.emulator.emulator import Emulator
 from connectors.emulator.truth import AccountTruth, Truth
-from tests.integration.sync_support import dynamics_env, dynamics_source, salesforce_env
+from tests.integration.sync_support import (
+    dynamics_env,
+    dynamics_source,
+    salesforce_env,
+    salesforce_source,
+)
 
 
 @dataclass(frozen=True)
@@ -26,22 +31,8 @@ class OrgSource:
     toml: Callable[[Emulator, str], str]
 
 
-def _salesforce_toml(emulator: Emulator, name: str) -> str:
-    creds = emulator.credentials()["salesforce"]
-    return f"""
-[[sources]]
-name = "{name}"
-kind = "salesforce"
-instance_url = "{creds["instance_url"]}"
-login_url = "{creds["login_url"]}"
-client_id_env = "KAMSYNC_SF_CLIENT_ID"
-client_secret_env = "KAMSYNC_SF_CLIENT_SECRET"
-ca_bundle = "{emulator.ca_file}"
-"""
-
-
 SOURCES: Mapping[str, OrgSource] = {
-    "salesforce": OrgSource("salesforce", "sf", salesforce_env, _salesforce_toml),
+    "salesforce": OrgSource("salesforce", "sf", salesforce_env, salesforce_source),
     "dynamics": OrgSource("dynamics", "dv", dynamics_env, dynamics_source),
 }
 

@@ -57,18 +57,12 @@ def salesforce_env(emulator: Emulator) -> dict[str, str]:
     }
 
 
-def write_salesforce_config(directory: Path, emulator: Emulator, extra: str = "") -> Path:
-    """A kamsync.toml with one Salesforce source pointing at the emulator."""
+def salesforce_source(emulator: Emulator, name: str = "sf", extra: str = "") -> str:
+    """A ``[[sources]]`` block for the emulator's Salesforce org (``extra``: more of its keys)."""
     creds = emulator.credentials()["salesforce"]
-    path = directory / "kamsync.toml"
-    path.write_text(
-        f"""
-[warehouse]
-path = "kamsync.duckdb"
-lock_wait_seconds = 0
-
+    return f"""
 [[sources]]
-name = "sf"
+name = "{name}"
 kind = "salesforce"
 instance_url = "{creds["instance_url"]}"
 login_url = "{creds["login_url"]}"
@@ -76,7 +70,18 @@ client_id_env = "KAMSYNC_SF_CLIENT_ID"
 client_secret_env = "KAMSYNC_SF_CLIENT_SECRET"
 ca_bundle = "{emulator.ca_file}"
 {extra}
-""",
+"""
+
+
+def write_salesforce_config(directory: Path, emulator: Emulator, extra: str = "") -> Path:
+    """A kamsync.toml with one Salesforce source pointing at the emulator."""
+    path = directory / "kamsync.toml"
+    path.write_text(
+        f"""
+[warehouse]
+path = "kamsync.duckdb"
+lock_wait_seconds = 0
+{salesforce_source(emulator, "sf", extra)}""",
         encoding="utf-8",
     )
     return path
@@ -112,19 +117,7 @@ def write_dynamics_config(
 ) -> Path:
     """A kamsync.toml with a Dataverse source (and the Salesforce org too when asked)."""
     path = directory / "kamsync.toml"
-    salesforce = ""
-    if with_salesforce:
-        creds = emulator.credentials()["salesforce"]
-        salesforce = f"""
-[[sources]]
-name = "sf"
-kind = "salesforce"
-instance_url = "{creds["instance_url"]}"
-login_url = "{creds["login_url"]}"
-client_id_env = "KAMSYNC_SF_CLIENT_ID"
-client_secret_env = "KAMSYNC_SF_CLIENT_SECRET"
-ca_bundle = "{emulator.ca_file}"
-"""
+    salesforce = salesforce_source(emulator) if with_salesforce else ""
     path.write_text(
         f"""
 [warehouse]
