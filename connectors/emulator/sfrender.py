@@ -79,8 +79,7 @@ def columns(records: Sequence[Record], names: Sequence[str]) -> list[Column]:
     if not records:
         return [() for _ in names]
     try:
-        getter = itemgetter(*names)
-        rows = [getter(r) for r in records]
+        rows = list(map(itemgetter(*names), records))
     except KeyError:
         return [[r.get(name) for r in records] for name in names]
     if len(names) == 1:
@@ -292,23 +291,60 @@ def _csv_typed(kind: str, values: Column) -> list[str]:
         return ["" if v is None else v.replace('"', '""') for v in values]
     if kind in ID_TYPES:
         return ["" if v is None else v + "" for v in values]
-    if kind == "datetime":
-        return ["" if v is None else _utc_ms(v) + "Z" for v in values]
-    if kind == "date":
-        return ["" if v is None else v.isoformat() for v in values]
     if kind == "boolean":
         return ["" if v is None else "true" if v else "false" for v in values]
     return [_csv_plain(v) for v in values]
 
 
+_TIMES_OF_DAY_Z: list[str] = []
+
+
+def _csv_datetimes(values: Column) -> list[str]:
+    """A datetime column's cells, each exactly as :func:`_csv_plain` writes it.
+
+    Whole-second UTC datetimes (what the store holds) take one inline expression over the day
+    and time-of-day tables; anything else (null, other zones, microseconds, other types) goes
+    through :func:`_csv_plain` value by value.
+    """
+    if not _TIMES_OF_DAY_Z:
+        _TIMES_OF_DAY_Z.extend(t + ".000Z" for t in _TIMES_OF_DAY)
+    days, times, dt, utc, plain = _DAYS, _TIMES_OF_DAY_Z, datetime, UTC, _csv_plain
+    for _attempt in range(2):
+        try:
+            return [
+                days[v.toordinal()] + times[v.hour * 3600 + v.minute * 60 + v.second]
+                if type(v) is dt and v.tzinfo is utc and not v.microsecond
+                else plain(v)
+                for v in values
+            ]
+        except KeyError:  # a day not seen yet: add every day of the column, then again
+            for value in values:
+                if type(value) is dt and value.tzinfo is utc:
+                    _day(value.toordinal())
+    raise AssertionError("unreachable: every day of the column is known")  # pragma: no cover
+
+
+def _csv_dates(values: Column) -> list[str]:
+    """A date column's cells: each distinct date formatted once (other values one by one)."""
+    if not set(map(type, values)) <= {date, type(None)}:
+        return [_csv_plain(v) for v in values]
+    texts = {v: _csv_plain(v) for v in set(values)}
+    return list(map(texts.__getitem__, values))
+
+
 def csv_column(field: FieldDef, values: Column) -> list[str]:
     """One column as CSV cell contents (quotes doubled, not yet enclosed), by field type."""
-    if not _typed(field.type, values):
-        return [_csv_plain(v) for v in values]
+    if field.type == "datetime":  # every value as _csv_plain writes it, faster
+        return _csv_datetimes(values)
+    if field.type == "date":
+        return _csv_dates(values)
     try:
         return _csv_typed(field.type, values)
     except (AttributeError, TypeError):
         return [_csv_plain(v) for v in values]
+
+
+CHUNK = 512  # records rendered at a time (see CsvRecords.cells)
 
 
 class CsvRecords:
@@ -327,18 +363,40 @@ class CsvRecords:
         """The header line (quoted field names)."""
         return '"' + self.separator.join(self.names) + '"' + self.line_ending
 
-    def lines(self, records: Sequence[Record]) -> list[str]:
-        """One CSV line (without line ending) per record."""
+    def cells(self, records: Sequence[Record]) -> list[str]:
+        """One line per record without its enclosing quotes or line ending (the quoted cells
+        joined by the quoted delimiter): :meth:`body` or :meth:`lines` adds them.
+
+        Records are rendered :data:`CHUNK` at a time, so that the values a chunk reads are still
+        in the processor's cache when they are encoded and joined, and the chunk's row tuples
+        are freed before the cyclic collector counts them.
+        """
+        if len(records) <= CHUNK:
+            return self._cells(records)
+        out: list[str] = []
+        for start in range(0, len(records), CHUNK):
+            out += self._cells(records[start : start + CHUNK])
+        return out
+
+    def _cells(self, records: Sequence[Record]) -> list[str]:
         encoded = [
             csv_column(field, values)
             for field, values in zip(self.fields, columns(records, self.names), strict=True)
         ]
-        join = self.separator.join
-        return ['"' + join(cells) + '"' for cells in zip(*encoded, strict=True)]
+        return list(map(self.separator.join, zip(*encoded, strict=True)))
+
+    def lines(self, records: Sequence[Record]) -> list[str]:
+        """One CSV line (without line ending) per record."""
+        return ['"' + text + '"' for text in self.cells(records)]
+
+    def body(self, cells: Sequence[str]) -> str:
+        """The header and one line per record, from :meth:`cells` texts."""
+        if not cells:
+            return self.header()
+        ending = self.line_ending
+        lines = ('"' + ending + '"').join(cells)
+        return "".join((self.header(), '"', lines, '"', ending))  # one copy of the page
 
     def render(self, records: Sequence[Record]) -> str:
         """The header and one line per record."""
-        if not records:
-            return self.header()
-        ending = self.line_ending
-        return self.header() + ending.join(self.lines(records)) + ending
+        return self.body(self.cells(records))

@@ -7,9 +7,12 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 from connectors.emulator.ids import sf_to_18
 from connectors.emulator.sfrender import (
+    CHUNK,
     CsvRecords,
     JsonRecords,
     bulk_datetime,
+    csv_column,
+    csv_value,
     json_value,
     records_array,
     sf_datetime,
@@ -128,6 +131,48 @@ def test_csv_quotes_every_value_and_leaves_nulls_empty() -> None:
     assert (
         CsvRecords(fields, ";", "\r\n").render([])
         == '"Id";"Name";"Amount";"Flag";"Stamp";"Count"\r\n'
+    )
+
+
+ODD_VALUES: list[object] = [
+    None,
+    datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+    datetime(2024, 1, 2, 3, 4, 5, 678900, tzinfo=UTC),
+    datetime(2024, 1, 2, 3, 4, 5),  # naive: taken as UTC
+    datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-5))),
+    datetime(1, 1, 1, tzinfo=UTC),
+    date(2024, 2, 29),
+    "text",
+    7,
+]
+
+
+def test_csv_date_and_datetime_columns_write_each_value_as_a_single_cell_would() -> None:
+    day, stamp = TABLE.field("Day"), TABLE.field("Stamp")
+    assert day is not None and stamp is not None
+    for field in (day, stamp):
+        for value in ODD_VALUES:
+            alone = csv_column(field, [value])
+            among = csv_column(field, [value, *ODD_VALUES, value])
+            assert alone == [csv_value(value)[1:-1]] == among[:1] == among[-1:]
+    stamps = [datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=s * 997) for s in range(2000)]
+    assert csv_column(stamp, stamps) == [bulk_datetime(v) for v in stamps]
+    days = [date(2024, 1, 1) + timedelta(days=n % 40) for n in range(200)]
+    assert csv_column(day, days) == [d.isoformat() for d in days]
+
+
+def test_csv_pages_render_the_same_in_chunks() -> None:
+    fields = [f for f in TABLE.fields if f.type != "address"]
+    records = [
+        {**RECORD, "Id": f"{n:018d}", "Stamp": ODD_VALUES[n % len(ODD_VALUES)], "Day": None}
+        for n in range(3 * CHUNK + 5)
+    ]
+    renderer = CsvRecords(fields, "|", "\r\n")
+    cells = renderer.cells(records)
+    assert cells == [renderer.cells([r])[0] for r in records]
+    assert renderer.lines(records) == ['"' + c + '"' for c in cells]
+    assert renderer.render(records) == renderer.header() + "".join(
+        line + "\r\n" for line in renderer.lines(records)
     )
 
 
