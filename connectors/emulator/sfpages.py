@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
@@ -21,22 +22,43 @@ Record = dict[str, Any]
 MAX_PENDING = 64
 
 
+@dataclass(frozen=True, slots=True)
+class RenderedPage:
+    """The texts of a run of records, with the ids and change sequences they were made from."""
+
+    ids: list[Any]
+    seqs: list[int | None]
+    texts: list[str]
+    version: int | None = None  # the store's change sequence before the records were read
+
+    def stamped(self, version: int) -> RenderedPage:
+        """This page, known to be current as of the store's change sequence ``version``."""
+        return RenderedPage(self.ids, self.seqs, self.texts, version)
+
+    def current(self, seqs: Mapping[Any, int]) -> bool:
+        """True while no record of the page has changed (or gone) since it was rendered."""
+        return list(map(seqs.get, self.ids)) == self.seqs
+
+
 class LineCache:
     """Rendered text per record and layout, reused while the record's change sequence holds.
 
     A layout is whatever decides a record's text (format, object, field list, version,
-    delimiter).  The cache keeps the last :attr:`max_layouts` layouts used.  Lookups and stores
-    are plain dictionary operations, safe under the GIL; a race only renders a record twice.
+    delimiter).  The cache keeps the last :attr:`max_layouts` layouts used, each as two
+    dictionaries keyed by record id (the text, and the change sequence it was rendered at), so
+    that filling one costs no per-record allocation and checking a page is a comparison of two
+    lists.  Lookups and stores are plain dictionary operations, safe under the GIL; a race only
+    renders a record twice.
     """
 
     def __init__(self, max_layouts: int = 16) -> None:
         self.max_layouts = max_layouts
-        self._layouts: dict[Hashable, dict[Any, tuple[int | None, str]]] = {}
+        self._layouts: dict[Hashable, tuple[dict[Any, str], dict[Any, int | None]]] = {}
 
-    def _layout(self, layout: Hashable) -> dict[Any, tuple[int | None, str]]:
+    def _layout(self, layout: Hashable) -> tuple[dict[Any, str], dict[Any, int | None]]:
         cache = self._layouts.pop(layout, None)
         if cache is None:
-            cache = {}
+            cache = ({}, {})
             while len(self._layouts) >= self.max_layouts:
                 self._layouts.pop(next(iter(self._layouts)))
         self._layouts[layout] = cache  # most recently used last
@@ -51,28 +73,45 @@ class LineCache:
         render: Callable[[Sequence[Record]], list[str]],
     ) -> list[str]:
         """The text of every record, rendering (in one call) only those not cached as they are."""
-        cache = self._layout(layout)
-        ids = list(map(itemgetter(key), records))
+        return self.page(layout, records, seqs, key, render).texts
+
+    def page(
+        self,
+        layout: Hashable,
+        records: Sequence[Record],
+        seqs: Mapping[Any, int],
+        key: str,
+        render: Callable[[Sequence[Record]], list[str]],
+        ids: list[Any] | None = None,
+    ) -> RenderedPage:
+        """:meth:`lines` with the ids and change sequences the texts stand for (``ids``: the
+        records' ``key`` values when the caller has them already)."""
+        texts, stamps = self._layout(layout)
+        if ids is None:
+            ids = list(map(itemgetter(key), records))
         current = list(map(seqs.get, ids))
-        hits = list(map(cache.get, ids))
-        out: list[Any] = [
-            h[1] if h is not None and h[0] == s else None
-            for h, s in zip(hits, current, strict=True)
-        ]
-        if None not in out:
-            return out
+        known = list(map(stamps.get, ids))
+        if known == current:
+            out: list[Any] = list(map(texts.get, ids))
+            if None not in out:
+                return RenderedPage(ids, current, out)
+        else:
+            out = [
+                texts.get(i) if k == s and k is not None else None
+                for i, k, s in zip(ids, known, current, strict=True)
+            ]
         missing = [n for n, text in enumerate(out) if text is None]
         if len(missing) == len(out):  # nothing cached: render the page as it is
             rendered = render(records)
-            cache.update(zip(ids, zip(current, rendered, strict=True), strict=True))
-            return rendered
+            texts.update(zip(ids, rendered, strict=True))
+            stamps.update(zip(ids, current, strict=True))
+            return RenderedPage(ids, current, rendered)
         rendered = render([records[n] for n in missing])
         for n, text in zip(missing, rendered, strict=True):
             out[n] = text
-        cache.update(
-            (ids[n], (current[n], text)) for n, text in zip(missing, rendered, strict=True)
-        )
-        return out
+            texts[ids[n]] = text
+            stamps[ids[n]] = current[n]
+        return RenderedPage(ids, current, out)
 
 
 class Prefetcher:
@@ -94,16 +133,19 @@ class Prefetcher:
             while len(self._pending) > MAX_PENDING:
                 self._pending.popitem(last=False)
 
-    def wait(self, key: Hashable) -> None:
-        """Wait until the work scheduled for ``key`` (if any) is done; its errors are ignored.
+    def wait(self, key: Hashable) -> Any:
+        """Wait until the work scheduled for ``key`` (if any) is done and return its result;
+        None when nothing was scheduled, the work failed (its errors are ignored) or was
+        cancelled.
 
         Work still queued behind other pages is cancelled instead: the caller does it itself
         rather than wait for the queue.
         """
         with self._lock:
             future = self._pending.pop(key, None)
-        if future is not None and not future.cancel():
-            future.exception()
+        if future is None or future.cancel() or future.exception() is not None:
+            return None
+        return future.result()
 
     def close(self) -> None:
         """Drop pending work and stop the thread."""

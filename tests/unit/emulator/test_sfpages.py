@@ -80,3 +80,27 @@ def test_work_still_queued_is_cancelled_and_left_to_the_caller() -> None:
     prefetcher.wait("busy")
     assert ran == []
     prefetcher.close()
+
+
+def test_a_page_knows_whether_its_records_changed_since() -> None:
+    cache, render = LineCache(), Renderer()
+    records = [{"Id": "a", "Name": "A"}, {"Id": "b", "Name": "B"}]
+    seqs = {"a": 1, "b": 2}
+    page = cache.page("layout", records, seqs, "Id", render, ["a", "b"])
+    assert (page.ids, page.seqs, page.texts) == (["a", "b"], [1, 2], ["a=A", "b=B"])
+    assert page.current(seqs) and page.stamped(7).version == 7
+    records[0]["Name"], seqs["a"] = "A2", 3
+    assert not page.current(seqs)
+    assert cache.page("layout", records, seqs, "Id", render).texts == ["a=A2", "b=B"]
+    del seqs["b"]  # gone from the table: rendered again rather than trusted
+    assert not page.current(seqs)
+    assert cache.lines("layout", records, seqs, "Id", render) == ["a=A2", "b=B"]
+    assert render.calls == [["a", "b"], ["a"], ["b"]]
+
+
+def test_waiting_gives_the_prefetched_result() -> None:
+    prefetcher = Prefetcher()
+    prefetcher.schedule("page", lambda: "rendered")
+    assert prefetcher.wait("page") == "rendered"
+    assert prefetcher.wait("page") is None  # handed over once
+    prefetcher.close()
