@@ -27,7 +27,7 @@ from typing import Any
 from connectors.emulator.server import Response
 from connectors.emulator.sfapi import CSV_TYPE, ApiError, json_response, parse_json
 from connectors.emulator.sfauth import USER_ID
-from connectors.emulator.sfpages import LineCache, Prefetcher
+from connectors.emulator.sfpages import LineCache, Prefetcher, RenderedPage
 from connectors.emulator.sfrender import (
     DELIMITERS,
     LINE_ENDINGS,
@@ -71,6 +71,7 @@ class QueryJob:
     operation: str
     compiled: CompiledQuery
     rows: list[Record]
+    ids: list[str] | None  # the rows' ids when known without reading them (a whole snapshot)
     created: datetime
     api_version: str
     delimiter_name: str
@@ -174,7 +175,7 @@ class BulkApi:
         store: Store,
         writer: Writer,
         compile_soql: Callable[[str, bool], CompiledQuery],
-        rows_for: Callable[[CompiledQuery, bool], list[Record]],
+        rows_for: Callable[[CompiledQuery, bool], tuple[list[Record], list[str] | None]],
         *,
         progress_polls: int = 1,
         cache: LineCache | None = None,
@@ -215,11 +216,13 @@ class BulkApi:
         include_deleted = operation == "queryAll"
         compiled = self.compile_soql(soql, include_deleted)
         self._check_bulk_query(compiled)
+        rows, ids = self.rows_for(compiled, include_deleted)
         job = QueryJob(
             id=self._new_id(),
             operation=operation,
             compiled=compiled,
-            rows=self.rows_for(compiled, include_deleted),
+            rows=rows,
+            ids=ids,
             created=self.store.now(),
             api_version=version,
             delimiter_name=delimiter,
@@ -227,8 +230,7 @@ class BulkApi:
             polls_left=self.progress_polls,
         )
         self.query_jobs[job.id] = job
-        first = job.rows[:DEFAULT_PREPARED]
-        self.prefetcher.schedule(("bulk", job.id, 0), lambda: self._lines(job, first))
+        self.prefetcher.schedule(("bulk", job.id, 0), lambda: self._cells(job, 0, DEFAULT_PREPARED))
         return json_response(job.info(created=True))
 
     @staticmethod
@@ -292,22 +294,25 @@ class BulkApi:
             if not max_records.isdigit() or int(max_records) <= 0:
                 raise ApiError(400, "INVALIDMAXRECORDS", f"Invalid maxRecords: {max_records}")
             size = int(max_records)
-        page = job.rows[start : start + size]
-        end = start + len(page)
-        self.prefetcher.wait(("bulk", job.id, start))
-        renderer = self._renderer(job)
-        lines = self._lines(job, page)
+        prefetched = self.prefetcher.wait(("bulk", job.id, start))
+        if (
+            isinstance(prefetched, RenderedPage)
+            and len(prefetched.texts) == min(size, max(len(job.rows) - start, 0))
+            and (prefetched.version == self.store.seq or prefetched.current(self._seqs(job)))
+        ):
+            page = prefetched  # rendered in the background, and nothing changed since
+        else:
+            page = self._cells(job, start, size)
+        end = start + len(page.texts)
+        body = self._renderer(job).body(page.texts).encode("utf-8")
         if end < len(job.rows):
-            following = job.rows[end : end + size]
-            self.prefetcher.schedule(("bulk", job.id, end), lambda: self._lines(job, following))
-        ending = renderer.line_ending
-        body = renderer.header() + (ending.join(lines) + ending if lines else "")
+            self.prefetcher.schedule(("bulk", job.id, end), lambda: self._cells(job, end, size))
         headers = {
             "Content-Type": CSV_TYPE,
             "Sforce-Locator": encode_locator(end) if end < len(job.rows) else "null",
-            "Sforce-NumberOfRecords": str(len(page)),
+            "Sforce-NumberOfRecords": str(len(page.texts)),
         }
-        return Response(200, body.encode("utf-8"), headers)
+        return Response(200, body, headers)
 
     @staticmethod
     def _renderer(job: QueryJob) -> CsvRecords:
@@ -315,12 +320,20 @@ class BulkApi:
             job.compiled.fields, DELIMITERS[job.delimiter_name], LINE_ENDINGS[job.line_ending_name]
         )
 
-    def _lines(self, job: QueryJob, rows: list[Record]) -> list[str]:
-        """The CSV lines of ``rows`` (cached per record while it does not change)."""
+    def _seqs(self, job: QueryJob) -> Mapping[str, int]:
+        return self.store.table(job.object).seqs
+
+    def _cells(self, job: QueryJob, start: int, size: int) -> RenderedPage:
+        """The CSV line texts of ``size`` rows from ``start`` (cached per record while it does
+        not change), stamped with the store's change sequence from before they were read."""
+        version = self.store.seq
         table = job.compiled.table
         layout = ("csv", table.name, tuple(f.name for f in job.compiled.fields), job.delimiter_name)
-        seqs = self.store.table(table.name).seqs
-        return self.cache.lines(layout, rows, seqs, table.key, self._renderer(job).lines)
+        rows = job.rows[start : start + size]
+        ids = job.ids[start : start + size] if job.ids is not None else None
+        renderer = self._renderer(job).cells
+        page = self.cache.page(layout, rows, self._seqs(job), table.key, renderer, ids)
+        return page.stamped(version)
 
     def list_jobs(self, query: bool) -> Response:
         """``GET jobs/query`` / ``GET jobs/ingest``."""

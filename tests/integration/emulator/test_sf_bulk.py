@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +14,7 @@ import requests
 import simple_salesforce
 
 from connectors.emulator.emulator import Emulator
+from connectors.emulator.sfpages import Prefetcher
 from tests.emulator_support import ACCOUNTS, LIVE_ACCOUNTS, account_id
 from tests.integration.emulator.conftest import API, salesforce_client
 
@@ -93,6 +97,66 @@ def test_bulk_query_refuses_what_bulk_does_not_support(sf: Any, soql: str) -> No
     with pytest.raises(simple_salesforce.SalesforceMalformedRequest) as caught:
         list(sf.bulk2.Account.query(soql, wait=0))
     assert caught.value.content[0]["errorCode"] == "API_ERROR"
+
+
+class RenderNow(Prefetcher):
+    """Does scheduled work at once, so that a test knows the next page was rendered already."""
+
+    def schedule(self, key: Hashable, work: Callable[[], Any]) -> None:
+        done: Future[Any] = Future()
+        done.set_result(work())
+        self._pending[key] = done
+
+
+def _job_pages(sf: Any, soql: str, between: Callable[[], None]) -> tuple[list[str], int]:
+    """A query job's CSV pages of 100 rows (``between`` runs after the first); and the job's
+    numberRecordsProcessed."""
+    url = sf.base_url + "jobs/query"
+    job = sf.session.post(
+        url, json={"operation": "query", "query": soql}, headers=sf.headers
+    ).json()["id"]
+    while sf.session.get(f"{url}/{job}", headers=sf.headers).json()["state"] != "JobComplete":
+        pass
+    pages, locator = [], ""
+    while locator != "null":
+        params = {"maxRecords": 100, **({"locator": locator} if locator else {})}
+        page = sf.session.get(f"{url}/{job}/results", params=params, headers=sf.headers)
+        pages.append(page.text)
+        if locator == "":
+            between()
+        locator = page.headers["Sforce-Locator"]
+    processed = sf.session.get(f"{url}/{job}", headers=sf.headers).json()
+    return pages, processed["numberRecordsProcessed"]
+
+
+def test_bulk_query_pages_show_changes_made_after_they_were_prepared(emulator: Emulator) -> None:
+    """The job's records are fixed when it is created; their values are read when a page is
+    served, even when the page was rendered ahead before a record changed."""
+    app = emulator.salesforce
+    app.bulk.prefetcher = RenderNow()
+    sf = salesforce_client(emulator)
+    store = app.store
+    soql = "SELECT Id, Name, SystemModstamp FROM Account"
+    live = [r["Id"] for r in store.live("Account")]
+    changed, deleted = live[150], live[160]  # both on the second page, rendered with the first
+
+    def change() -> None:
+        when = store.advance(timedelta(minutes=5))
+        store.update("Account", changed, {"Name": 'Renamed "between" pages'}, at=when)
+        store.delete("Account", deleted, hard=False, at=when)
+        store.insert("Account", {"Id": "001zzzzzzzzzzzzAAA", "Name": "Created meanwhile"})
+
+    pages, processed = _job_pages(sf, soql, change)
+    rows = _rows(pages)
+    assert processed == len(rows) == LIVE_ACCOUNTS  # as counted when the job was created
+    by_id = {r["Id"]: r for r in rows}
+    assert by_id[changed]["Name"] == 'Renamed "between" pages'
+    assert by_id[changed]["SystemModstamp"] == store.now().strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert deleted in by_id and "001zzzzzzzzzzzzAAA" not in by_id
+    assert [r["Id"] for r in rows] == live
+    again, _ = _job_pages(sf, soql, lambda: None)  # a new job sees the new membership
+    assert [r["Id"] for r in _rows(again)] == [r["Id"] for r in store.live("Account")]
+    assert _rows(again)[150] == by_id[changed]
 
 
 def _score(ext: str, account: str, **fields: Any) -> dict[str, Any]:
