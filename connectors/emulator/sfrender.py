@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from itertools import repeat
 from json.encoder import encode_basestring as _json_str
-from operator import itemgetter
+from operator import attrgetter, itemgetter, sub
 from typing import Any
 
 from connectors.emulator.soql import ID_TYPES, TEXT_TYPES
@@ -296,32 +296,44 @@ def _csv_typed(kind: str, values: Column) -> list[str]:
     return [_csv_plain(v) for v in values]
 
 
-_TIMES_OF_DAY_Z: list[str] = []
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DAYS: dict[int, str] = {}  # days since 1970-01-01 -> "2024-01-02"
+_TIMES_OF_DAY_Z: list[list[str]] = []  # [the times of day as "T03:04:05.000Z"], made once
+_MICROSECONDS = attrgetter("microseconds")
+
+
+def _times_of_day_z() -> list[str]:
+    if not _TIMES_OF_DAY_Z:
+        _TIMES_OF_DAY_Z.append([t + ".000Z" for t in _TIMES_OF_DAY])  # one append: atomic
+    return _TIMES_OF_DAY_Z[0]
 
 
 def _csv_datetimes(values: Column) -> list[str]:
     """A datetime column's cells, each exactly as :func:`_csv_plain` writes it.
 
-    Whole-second UTC datetimes (what the store holds) take one inline expression over the day
-    and time-of-day tables; anything else (null, other zones, microseconds, other types) goes
-    through :func:`_csv_plain` value by value.
+    When every value is an aware datetime in whole seconds (what the store holds), each one's
+    distance from the epoch (subtracted in C) indexes a table of days and one of the 86,400 times
+    of day, which is the UTC text; otherwise every value goes through :func:`_csv_plain`.
     """
-    if not _TIMES_OF_DAY_Z:
-        _TIMES_OF_DAY_Z.extend(t + ".000Z" for t in _TIMES_OF_DAY)
-    days, times, dt, utc, plain = _DAYS, _TIMES_OF_DAY_Z, datetime, UTC, _csv_plain
-    for _attempt in range(2):
+    kinds = set(map(type, values))
+    if kinds == {datetime, type(None)}:  # nulls left empty, the rest as below
+        texts = iter(_csv_datetimes([v for v in values if v is not None]))
+        return ["" if v is None else next(texts) for v in values]
+    if kinds == {datetime}:
         try:
-            return [
-                days[v.toordinal()] + times[v.hour * 3600 + v.minute * 60 + v.second]
-                if type(v) is dt and v.tzinfo is utc and not v.microsecond
-                else plain(v)
-                for v in values
-            ]
-        except KeyError:  # a day not seen yet: add every day of the column, then again
-            for value in values:
-                if type(value) is dt and value.tzinfo is utc:
-                    _day(value.toordinal())
-    raise AssertionError("unreachable: every day of the column is known")  # pragma: no cover
+            deltas = list(map(sub, values, repeat(_EPOCH)))
+        except TypeError:  # naive datetimes cannot be subtracted from aware ones
+            deltas = []
+        if deltas and not any(map(_MICROSECONDS, deltas)):
+            days, times = _EPOCH_DAYS, _times_of_day_z()
+            try:
+                return [days[d.days] + times[d.seconds] for d in deltas]
+            except KeyError:  # a day not seen yet: add every day of the column, then again
+                first = _EPOCH.toordinal()
+                for n in {d.days for d in deltas}.difference(days):
+                    days[n] = date.fromordinal(first + n).isoformat()
+                return [days[d.days] + times[d.seconds] for d in deltas]
+    return [_csv_plain(v) for v in values]
 
 
 def _csv_dates(values: Column) -> list[str]:
@@ -332,8 +344,18 @@ def _csv_dates(values: Column) -> list[str]:
     return list(map(texts.__getitem__, values))
 
 
-def csv_column(field: FieldDef, values: Column) -> list[str]:
-    """One column as CSV cell contents (quotes doubled, not yet enclosed), by field type."""
+class _Untyped(Exception):
+    """A column holds a value its field's type does not (see :meth:`CsvRecords.cells`)."""
+
+
+def csv_column(field: FieldDef, values: Column, *, whole: bool = True) -> list[str]:
+    """One column as CSV cell contents (quotes doubled, not yet enclosed), by field type.
+
+    When a value is not of the field's type, every value of the column is written by
+    :func:`_csv_plain` (ids with quotes then have them doubled); a part of a column
+    (``whole=False``) raises :class:`_Untyped` instead, so that the caller can render the
+    column as a whole.
+    """
     if field.type == "datetime":  # every value as _csv_plain writes it, faster
         return _csv_datetimes(values)
     if field.type == "date":
@@ -341,6 +363,8 @@ def csv_column(field: FieldDef, values: Column) -> list[str]:
     try:
         return _csv_typed(field.type, values)
     except (AttributeError, TypeError):
+        if not whole:
+            raise _Untyped(field.name) from None
         return [_csv_plain(v) for v in values]
 
 
@@ -374,13 +398,16 @@ class CsvRecords:
         if len(records) <= CHUNK:
             return self._cells(records)
         out: list[str] = []
-        for start in range(0, len(records), CHUNK):
-            out += self._cells(records[start : start + CHUNK])
+        try:
+            for start in range(0, len(records), CHUNK):
+                out += self._cells(records[start : start + CHUNK], whole=False)
+        except _Untyped:  # a value not of its field's type: the page's columns as a whole
+            return self._cells(records)
         return out
 
-    def _cells(self, records: Sequence[Record]) -> list[str]:
+    def _cells(self, records: Sequence[Record], *, whole: bool = True) -> list[str]:
         encoded = [
-            csv_column(field, values)
+            csv_column(field, values, whole=whole)
             for field, values in zip(self.fields, columns(records, self.names), strict=True)
         ]
         return list(map(self.separator.join, zip(*encoded, strict=True)))

@@ -157,6 +157,10 @@ def test_csv_date_and_datetime_columns_write_each_value_as_a_single_cell_would()
             assert alone == [csv_value(value)[1:-1]] == among[:1] == among[-1:]
     stamps = [datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=s * 997) for s in range(2000)]
     assert csv_column(stamp, stamps) == [bulk_datetime(v) for v in stamps]
+    with_nulls = [None, *stamps[:5], None, stamps[7]]
+    assert csv_column(stamp, with_nulls) == [
+        "" if v is None else bulk_datetime(v) for v in with_nulls
+    ]
     days = [date(2024, 1, 1) + timedelta(days=n % 40) for n in range(200)]
     assert csv_column(day, days) == [d.isoformat() for d in days]
 
@@ -171,6 +175,10 @@ def test_csv_pages_render_the_same_in_chunks() -> None:
     cells = renderer.cells(records)
     assert cells == [renderer.cells([r])[0] for r in records]
     assert renderer.lines(records) == ['"' + c + '"' for c in cells]
+    ids = [f for f in fields if f.name == "Id"]
+    odd_ids = [{"Id": 'with "quote"'}, *({"Id": str(n)} for n in range(CHUNK)), {"Id": 7}]
+    assert CsvRecords(ids).cells(odd_ids)[0] == 'with ""quote""'  # the column as a whole
+    assert CsvRecords(ids).cells(odd_ids[:2])[0] == 'with "quote"'  # (as before)
     assert renderer.render(records) == renderer.header() + "".join(
         line + "\r\n" for line in renderer.lines(records)
     )
