@@ -286,7 +286,18 @@ def csv_value(value: Any) -> str:
     return '"' + _csv_plain(value) + '"'
 
 
-def _csv_typed(kind: str, values: Column) -> list[str]:
+_NULL_AS_EMPTY = {None: ""}
+_STR = {str}
+_STR_OR_NULL = {str, type(None)}
+
+
+def _csv_typed(kind: str, values: Column) -> Sequence[str]:
+    if kind in TEXT_TYPES or kind in ID_TYPES:
+        kinds = set(map(type, values))
+        if kinds == _STR and (kind in ID_TYPES or '"' not in "".join(values)):
+            return values  # written as they are
+        if kinds == _STR_OR_NULL and kind in ID_TYPES:
+            return list(map(_NULL_AS_EMPTY.get, values, values))
     if kind in TEXT_TYPES:
         return ["" if v is None else v.replace('"', '""') for v in values]
     if kind in ID_TYPES:
@@ -348,7 +359,7 @@ class _Untyped(Exception):
     """A column holds a value its field's type does not (see :meth:`CsvRecords.cells`)."""
 
 
-def csv_column(field: FieldDef, values: Column, *, whole: bool = True) -> list[str]:
+def csv_column(field: FieldDef, values: Column, *, whole: bool = True) -> Sequence[str]:
     """One column as CSV cell contents (quotes doubled, not yet enclosed), by field type.
 
     When a value is not of the field's type, every value of the column is written by
