@@ -95,11 +95,13 @@ class LineCache:
             out: list[Any] = list(map(texts.get, ids))
             if None not in out:
                 return RenderedPage(ids, current, out)
-        else:
+        elif known.count(None) != len(known):  # some of them cached
             out = [
                 texts.get(i) if k == s and k is not None else None
                 for i, k, s in zip(ids, known, current, strict=True)
             ]
+        else:
+            out = []  # none of them cached
         missing = [n for n, text in enumerate(out) if text is None]
         if len(missing) == len(out):  # nothing cached: render the page as it is
             rendered = render(records)
