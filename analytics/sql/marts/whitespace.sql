@@ -6,7 +6,9 @@
 -- Expected value depends only on the peer group and the family, so the order gaps are ranked
 -- in is worked out once per peer group (a few hundred rows). A gap's rank is then its position
 -- in its peer group's order less the families before it that the account owns or has in
--- pipeline: no window over the millions of cells, and no second join of them.
+-- pipeline: no window over the millions of cells, and no second join of them. status is an
+-- ENUM (listed alphabetically, so it sorts as text does): it reads as the same text, and two
+-- million one-byte codes are much cheaper to write than two million strings.
 
 with
 
@@ -96,11 +98,13 @@ cells as (
     select
         accounts.account_key,
         peer_families.product_family,
-        case
-            when spend.is_owned then 'owned'
-            when spend.has_pipeline then 'pipeline'
-            else 'gap'
-        end as status,
+        cast(
+            case
+                when spend.is_owned then 'owned'
+                when spend.has_pipeline then 'pipeline'
+                else 'gap'
+            end as enum('gap', 'owned', 'pipeline')
+        ) as status,
         coalesce(spend.spend_ttm, 0.0) as our_spend_ttm,
         coalesce(spend.open_pipeline_amount, 0.0) as open_pipeline_amount,
         peer_families.peer_adoption_rate,
