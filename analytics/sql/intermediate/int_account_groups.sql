@@ -43,10 +43,12 @@ final as (
             when trees.group_match_key is not null then 'global:' || trees.group_match_key
             else hierarchy.ultimate_parent_key
         end as group_key,
-        case
-            when trees.group_match_key is not null then 'global_match'
-            else 'ultimate_parent'
-        end as group_type
+        cast(
+            case
+                when trees.group_match_key is not null then 'global_match'
+                else 'ultimate_parent'
+            end as enum('global_match', 'ultimate_parent')
+        ) as group_type
     from hierarchy
     inner join trees on trees.ultimate_parent_key = hierarchy.ultimate_parent_key
     inner join accounts on accounts.account_key = hierarchy.account_key
