@@ -8,7 +8,7 @@ with
 
 accounts as (
 
-    select account_key, source, source_id, account_name from {{ ref('stg_accounts') }}
+    select account_id, account_key, source, source_id, account_name from {{ ref('stg_accounts') }}
 
 ),
 
@@ -26,7 +26,8 @@ health as (
 
 wallet as (
 
-    select * from {{ ref('wallet_share') }}
+    -- what kam.wallet_share shows, joined on the integer account_id
+    select * from {{ ref('int_account_wallet') }}
 
 ),
 
@@ -135,7 +136,7 @@ final as (
     from accounts
     inner join key_accounts on key_accounts.account_key = accounts.account_key
     inner join health on health.account_key = accounts.account_key
-    inner join wallet on wallet.account_key = accounts.account_key
+    inner join wallet on wallet.account_id = accounts.account_id
     inner join calls on calls.account_key = accounts.account_key
     inner join tiers on tiers.tier = key_accounts.tier
     left join top_gaps on top_gaps.account_key = accounts.account_key
