@@ -40,28 +40,21 @@ engaged as (
 
 ),
 
-decision_makers_engaged as (
+decision_makers_counted as (
 
-    -- a decision maker counts as engaged only at the account they work for
+    -- per account, its decision makers on file and how many of them were engaged there (a
+    -- decision maker counts as engaged only at the account they work for); engaged pairs are
+    -- distinct, so each decision maker matches at most one
     select
-        engaged_contacts.account_key,
-        count(*) as decision_makers_engaged
-    from engaged_contacts
-    inner join decision_makers
-        on
-            decision_makers.contact_key = engaged_contacts.contact_key
-            and decision_makers.account_key = engaged_contacts.account_key
-    group by engaged_contacts.account_key
-
-),
-
-on_file as (
-
-    select
-        account_key,
-        count(*) as decision_makers_on_file
+        decision_makers.account_key,
+        count(*) as decision_makers_on_file,
+        count(engaged_contacts.contact_key) as decision_makers_engaged
     from decision_makers
-    group by account_key
+    left join engaged_contacts
+        on
+            engaged_contacts.contact_key = decision_makers.contact_key
+            and engaged_contacts.account_key = decision_makers.account_key
+    group by decision_makers.account_key
 
 ),
 
@@ -77,14 +70,13 @@ final as (
         coalesce(engagement.touches_last_30d, 0) as touches_last_30d,
         coalesce(engagement.touches_engagement, 0) as touches_engagement,
         coalesce(engaged.contacts_engaged, 0) as contacts_engaged,
-        coalesce(decision_makers_engaged.decision_makers_engaged, 0) as decision_makers_engaged,
-        coalesce(on_file.decision_makers_on_file, 0) as decision_makers_on_file
+        coalesce(decision_makers_counted.decision_makers_engaged, 0) as decision_makers_engaged,
+        coalesce(decision_makers_counted.decision_makers_on_file, 0) as decision_makers_on_file
     from accounts
     left join engagement on engagement.account_key = accounts.account_key
     left join engaged on engaged.account_key = accounts.account_key
-    left join decision_makers_engaged
-        on decision_makers_engaged.account_key = accounts.account_key
-    left join on_file on on_file.account_key = accounts.account_key
+    left join decision_makers_counted
+        on decision_makers_counted.account_key = accounts.account_key
 
 )
 

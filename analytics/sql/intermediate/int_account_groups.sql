@@ -7,7 +7,7 @@ with
 
 hierarchy as (
 
-    select account_key, ultimate_parent_key from {{ ref('int_account_hierarchy') }}
+    select account_id, account_key, ultimate_parent_key from {{ ref('int_account_hierarchy') }}
 
 ),
 
@@ -27,7 +27,7 @@ trees as (
             min(accounts.global_match_key)
         ) as group_match_key
     from hierarchy
-    inner join accounts on accounts.account_key = hierarchy.account_key
+    inner join accounts on accounts.account_id = hierarchy.account_id
     group by hierarchy.ultimate_parent_key
 
 ),
@@ -35,7 +35,7 @@ trees as (
 final as (
 
     select
-        accounts.account_id,
+        hierarchy.account_id,
         hierarchy.account_key,
         hierarchy.ultimate_parent_key,
         trees.group_match_key,
@@ -43,13 +43,14 @@ final as (
             when trees.group_match_key is not null then 'global:' || trees.group_match_key
             else hierarchy.ultimate_parent_key
         end as group_key,
-        case
-            when trees.group_match_key is not null then 'global_match'
-            else 'ultimate_parent'
-        end as group_type
+        cast(
+            case
+                when trees.group_match_key is not null then 'global_match'
+                else 'ultimate_parent'
+            end as enum('global_match', 'ultimate_parent')
+        ) as group_type
     from hierarchy
     inner join trees on trees.ultimate_parent_key = hierarchy.ultimate_parent_key
-    inner join accounts on accounts.account_key = hierarchy.account_key
 
 )
 

@@ -13,26 +13,27 @@ walk as (
 
 accounts as (
 
-    select account_key, parent_account_key from {{ ref('stg_accounts') }}
+    select account_id, account_key, parent_account_key from {{ ref('stg_accounts') }}
 
 ),
 
 last_steps as (
 
     select
-        account_key,
+        account_id,
         arg_max(ancestor_key, depth) as last_key,
         arg_max(path, depth) as path,
         bool_or(closes_cycle) as has_parent_cycle
     from walk
-    group by account_key
+    group by account_id
 
 ),
 
 resolved as (
 
     select
-        last_steps.account_key,
+        last_steps.account_id,
+        accounts.account_key,
         accounts.parent_account_key,
         last_steps.has_parent_cycle,
         case
@@ -52,7 +53,7 @@ resolved as (
             where parent.account_key = accounts.parent_account_key
         ) as has_missing_parent
     from last_steps
-    inner join accounts on accounts.account_key = last_steps.account_key
+    inner join accounts on accounts.account_id = last_steps.account_id
 
 ),
 
@@ -69,6 +70,7 @@ canonical as (
 final as (
 
     select
+        account_id,
         account_key,
         parent_account_key,
         case

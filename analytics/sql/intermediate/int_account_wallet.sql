@@ -29,13 +29,15 @@ estimated as (
         revenue.revenue_ttm as our_revenue_ttm,
         accounts.wallet_estimate_crm,
         peers.peer_group,
-        peers.peer_level,
+        cast(peers.peer_level as enum('all', 'industry', 'industry_size')) as peer_level,
         peers.peer_count,
         peers.spend_quantile as peer_quantile_spend,
-        case
-            when accounts.wallet_estimate_crm is not null then 'crm_field'
-            else 'peer_quantile'
-        end as wallet_source,
+        cast(
+            case
+                when accounts.wallet_estimate_crm is not null then 'crm_field'
+                else 'peer_quantile'
+            end as enum('crm_field', 'peer_quantile')
+        ) as wallet_source,
         coalesce(accounts.wallet_estimate_crm, peers.spend_quantile, 0.0) as raw_wallet
     from accounts
     inner join revenue on revenue.account_id = accounts.account_id

@@ -1,5 +1,7 @@
+-- materialized: view
 -- The people engaged at each account: every contact named on a contact (completed call,
--- meeting, visit or e-mail) in the relationship window, once per account.
+-- meeting, visit or e-mail) in the relationship window, once per account. A view: its one
+-- reader (int_account_activity) aggregates it straight away, so it is never stored.
 
 with
 

@@ -128,12 +128,14 @@ final as (
         summed.country_count,
         summed.region_count,
         summed.territory_count,
-        case
-            when summed.region_count > 1 then 'global'
-            when summed.country_count > 1 then 'regional'
-            when summed.territory_count > 1 then 'national'
-            else 'territory'
-        end as level,
+        cast(
+            case
+                when summed.region_count > 1 then 'global'
+                when summed.country_count > 1 then 'regional'
+                when summed.territory_count > 1 then 'national'
+                else 'territory'
+            end as enum('global', 'national', 'regional', 'territory')
+        ) as level,
         summed.revenue_ttm,
         summed.revenue_prior_ttm,
         case

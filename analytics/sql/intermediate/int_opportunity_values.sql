@@ -1,5 +1,7 @@
 -- Each opportunity's value: its amount when set, else the sum of its lines, else zero. Only
--- opportunities without an amount need their lines, so only those lines are summed.
+-- opportunities without an amount need their lines, so only those lines are summed. Only the
+-- columns the readers use are kept (int_account_revenue and performance; neither needs the
+-- opportunity's key, so a million strings are not stored again).
 
 with
 
@@ -31,8 +33,15 @@ line_totals as (
 final as (
 
     select
-        opportunities.*,
-        coalesce(opportunities.amount, line_totals.lines_amount, 0.0) as opportunity_value
+        opportunities.account_id,
+        coalesce(opportunities.amount, line_totals.lines_amount, 0.0) as opportunity_value,
+        opportunities.probability,
+        opportunities.is_won,
+        opportunities.is_open,
+        opportunities.close_date,
+        opportunities.is_won_ttm,
+        opportunities.is_won_prior_ttm,
+        opportunities.is_lost_ttm
     from opportunities
     left join line_totals on line_totals.opportunity_key = opportunities.opportunity_key
 

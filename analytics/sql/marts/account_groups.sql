@@ -62,14 +62,18 @@ factors as (
         coalesce(strategy_influence_crm, 1 + 9 * our_revenue_rank) as strategy_influence_score,
         coalesce(operational_complexity_crm, 1 + 9 * footprint_rank)
             as operational_complexity_score,
-        case when market_position_crm is null then 'data_proxy' else 'crm_field' end
-            as market_position_source,
-        case when innovation_orientation_crm is null then 'data_proxy' else 'crm_field' end
-            as innovation_orientation_source,
-        case when strategy_influence_crm is null then 'data_proxy' else 'crm_field' end
-            as strategy_influence_source,
-        case when operational_complexity_crm is null then 'data_proxy' else 'crm_field' end
-            as operational_complexity_source
+        cast(
+            case when market_position_crm is null then 'data_proxy' else 'crm_field' end as enum('crm_field', 'data_proxy')
+        ) as market_position_source,
+        cast(
+            case when innovation_orientation_crm is null then 'data_proxy' else 'crm_field' end as enum('crm_field', 'data_proxy')
+        ) as innovation_orientation_source,
+        cast(
+            case when strategy_influence_crm is null then 'data_proxy' else 'crm_field' end as enum('crm_field', 'data_proxy')
+        ) as strategy_influence_source,
+        cast(
+            case when operational_complexity_crm is null then 'data_proxy' else 'crm_field' end as enum('crm_field', 'data_proxy')
+        ) as operational_complexity_source
     from ranked
     cross join family_count
 
@@ -86,11 +90,13 @@ criteria as (
             + factors.operational_complexity_score * weights.operational_complexity,
             4
         ) as triage_score,
-        case
-            when factors.cumulative_share_before < {{ var('pareto_a') }} then 'A'
-            when factors.cumulative_share_before < {{ var('pareto_b') }} then 'B'
-            else 'C'
-        end as pareto_class,
+        cast(
+            case
+                when factors.cumulative_share_before < {{ var('pareto_a') }} then 'A'
+                when factors.cumulative_share_before < {{ var('pareto_b') }} then 'B'
+                else 'C'
+            end as enum('A', 'B', 'C')
+        ) as pareto_class,
         factors.revenue_ttm >= {{ var('revenue_threshold') }} as meets_revenue_criterion,
         factors.headroom >= {{ var('headroom_threshold') }} as meets_potential_criterion,
         case
@@ -141,12 +147,14 @@ final as (
         operational_complexity_score,
         operational_complexity_source,
         triage_score,
-        case
-            when triage_score < {{ var('triage_threshold') }} then 'non_key'
-            when pareto_class = 'A' and meets_revenue_criterion then 'key'
-            when meets_potential_criterion or meets_growth_criterion then 'growth'
-            else 'maintain'
-        end as tier
+        cast(
+            case
+                when triage_score < {{ var('triage_threshold') }} then 'non_key'
+                when pareto_class = 'A' and meets_revenue_criterion then 'key'
+                when meets_potential_criterion or meets_growth_criterion then 'growth'
+                else 'maintain'
+            end as enum('growth', 'key', 'maintain', 'non_key')
+        ) as tier
     from criteria
 
 )

@@ -106,25 +106,36 @@ final as (
     select
         explained.account_key,
         explained.health_score,
-        case
-            when explained.health_score >= {{ var('health_green') }} then 'green'
-            when explained.health_score >= {{ var('health_amber') }} then 'amber'
-            else 'red'
-        end as health_band,
+        cast(
+            case
+                when explained.health_score >= {{ var('health_green') }} then 'green'
+                when explained.health_score >= {{ var('health_amber') }} then 'amber'
+                else 'red'
+            end as enum('amber', 'green', 'red')
+        ) as health_band,
         case
             when len(explained.drags) = 0 then 'All health components on target.'
             else upper(explained.drag_details[1][1])
                 || array_to_string(explained.drag_details, '; ')[2:]
                 || '.'
         end as explanation,
-        [
-            'engagement_recency',
-            'activity_trend',
-            'relationship_breadth',
-            'pipeline_coverage',
-            'win_rate',
-            'revenue_trend'
-        ][-explained.drags[1].position] as biggest_drag,
+        cast(
+            [
+                'engagement_recency',
+                'activity_trend',
+                'relationship_breadth',
+                'pipeline_coverage',
+                'win_rate',
+                'revenue_trend'
+            ][-explained.drags[1].position] as enum(
+                'activity_trend',
+                'engagement_recency',
+                'pipeline_coverage',
+                'relationship_breadth',
+                'revenue_trend',
+                'win_rate'
+            )
+        ) as biggest_drag,
         previous.previous_health_score,
         previous.previous_health_band,
         round(explained.health_score - previous.previous_health_score, 1)

@@ -1,6 +1,7 @@
 -- One row per account and health component: the raw value it is scored from, its score
 -- (0-100), its weight, the points it adds to the health score and the points it costs (drag),
--- and its state in plain words, which the explanation is built from.
+-- and its state in plain words, which the explanation is built from. component is an ENUM
+-- (listed alphabetically, so it sorts as text does): the same text, cheaper to write.
 
 with
 
@@ -41,7 +42,16 @@ final as (
 
     select
         components.account_key,
-        components.component,
+        cast(
+            components.component as enum(
+                'activity_trend',
+                'engagement_recency',
+                'pipeline_coverage',
+                'relationship_breadth',
+                'revenue_trend',
+                'win_rate'
+            )
+        ) as component,
         components.raw_value,
         components.score,
         weights.weight,

@@ -6,7 +6,7 @@ with
 
 accounts as (
 
-    select account_key, source, account_name from {{ ref('stg_accounts') }}
+    select account_id, account_key, source, account_name from {{ ref('stg_accounts') }}
 
 ),
 
@@ -18,33 +18,33 @@ hierarchy as (
 
 groups as (
 
-    select account_key, group_key, group_type from {{ ref('int_account_groups') }}
+    select account_id, group_key, group_type from {{ ref('int_account_groups') }}
 
 ),
 
 walk as (
 
-    select account_key, ancestor_key from {{ ref('int_parent_walk') }}
+    select account_id, ancestor_id from {{ ref('int_parent_walk') }}
     where not closes_cycle
 
 ),
 
 revenue as (
 
-    select account_key, revenue_ttm, open_pipeline_amount from {{ ref('int_account_revenue') }}
+    select account_id, revenue_ttm, open_pipeline_amount from {{ ref('int_account_revenue') }}
 
 ),
 
 subtrees as (
 
     select
-        walk.ancestor_key as account_key,
+        walk.ancestor_id as account_id,
         count(*) as subtree_account_count,
         sum(revenue.revenue_ttm) as subtree_revenue_ttm,
         sum(revenue.open_pipeline_amount) as subtree_open_pipeline_amount
     from walk
-    inner join revenue on revenue.account_key = walk.account_key
-    group by walk.ancestor_key
+    inner join revenue on revenue.account_id = walk.account_id
+    group by walk.ancestor_id
 
 ),
 
@@ -66,9 +66,9 @@ final as (
         subtrees.subtree_revenue_ttm,
         subtrees.subtree_open_pipeline_amount
     from accounts
-    inner join hierarchy on hierarchy.account_key = accounts.account_key
-    inner join groups on groups.account_key = accounts.account_key
-    inner join subtrees on subtrees.account_key = accounts.account_key
+    inner join hierarchy on hierarchy.account_id = accounts.account_id
+    inner join groups on groups.account_id = accounts.account_id
+    inner join subtrees on subtrees.account_id = accounts.account_id
 
 )
 

@@ -8,7 +8,7 @@ with
 
 accounts as (
 
-    select account_key, source, source_id, account_name from {{ ref('stg_accounts') }}
+    select account_id, account_key, source, source_id, account_name from {{ ref('stg_accounts') }}
 
 ),
 
@@ -26,7 +26,8 @@ health as (
 
 wallet as (
 
-    select * from {{ ref('wallet_share') }}
+    -- what kam.wallet_share shows, joined on the integer account_id
+    select * from {{ ref('int_account_wallet') }}
 
 ),
 
@@ -42,19 +43,52 @@ tiers as (
 
 ),
 
+peers as (
+
+    select account_id, peer_group from {{ ref('int_account_peer_groups') }}
+
+),
+
+taken as (
+
+    select * from {{ ref('int_account_taken_families') }}
+
+),
+
+gap_candidates as (
+
+    -- per peer group, the families with an expected value, in the order gaps are ranked in
+    select
+        peer_group,
+        list(
+            {
+                'position': family_position,
+                'family': product_family,
+                'value': expected_value
+            }
+            order by family_position
+        ) as candidates
+    from {{ ref('int_peer_family_order') }}
+    where expected_value > 0
+    group by peer_group
+
+),
+
 top_gaps as (
 
+    -- the whitespace mart's gaps ranked 1 to 3 with an expected value: the first three
+    -- candidates of the account's peer group that it neither owns nor has in pipeline
     select
-        account_key,
-        max(product_family) filter (where gap_rank = 1) as whitespace_1_family,
-        max(expected_value) filter (where gap_rank = 1) as whitespace_1_value,
-        max(product_family) filter (where gap_rank = 2) as whitespace_2_family,
-        max(expected_value) filter (where gap_rank = 2) as whitespace_2_value,
-        max(product_family) filter (where gap_rank = 3) as whitespace_3_family,
-        max(expected_value) filter (where gap_rank = 3) as whitespace_3_value
-    from {{ ref('whitespace') }}
-    where status = 'gap' and gap_rank <= 3 and expected_value > 0
-    group by account_key
+        peers.account_id,
+        list_filter(
+            gap_candidates.candidates,
+            lambda candidate: not coalesce(
+                list_contains(taken.taken_positions, candidate.position), false
+            )
+        )[1:3] as gaps
+    from peers
+    inner join gap_candidates on gap_candidates.peer_group = peers.peer_group
+    left join taken on taken.account_id = peers.account_id
 
 ),
 
@@ -93,12 +127,12 @@ final as (
         wallet.share as wallet_share,
         wallet.headroom,
         wallet.our_revenue_ttm,
-        top_gaps.whitespace_1_family,
-        top_gaps.whitespace_1_value,
-        top_gaps.whitespace_2_family,
-        top_gaps.whitespace_2_value,
-        top_gaps.whitespace_3_family,
-        top_gaps.whitespace_3_value,
+        top_gaps.gaps[1].family as whitespace_1_family,
+        top_gaps.gaps[1].value as whitespace_1_value,
+        top_gaps.gaps[2].family as whitespace_2_family,
+        top_gaps.gaps[2].value as whitespace_2_value,
+        top_gaps.gaps[3].family as whitespace_3_family,
+        top_gaps.gaps[3].value as whitespace_3_value,
         calls.actual_last_30d as call_actual_last_30d,
         calls.compliance as call_compliance,
         calls.last_contact_date,
@@ -117,9 +151,9 @@ final as (
         nullif(
             concat_ws(
                 ', ',
-                top_gaps.whitespace_1_family,
-                top_gaps.whitespace_2_family,
-                top_gaps.whitespace_3_family
+                top_gaps.gaps[1].family,
+                top_gaps.gaps[2].family,
+                top_gaps.gaps[3].family
             ),
             ''
         ) as focus_product_families,
@@ -135,10 +169,10 @@ final as (
     from accounts
     inner join key_accounts on key_accounts.account_key = accounts.account_key
     inner join health on health.account_key = accounts.account_key
-    inner join wallet on wallet.account_key = accounts.account_key
+    inner join wallet on wallet.account_id = accounts.account_id
     inner join calls on calls.account_key = accounts.account_key
     inner join tiers on tiers.tier = key_accounts.tier
-    left join top_gaps on top_gaps.account_key = accounts.account_key
+    left join top_gaps on top_gaps.account_id = accounts.account_id
     left join plan on plan.account_key = accounts.account_key
 
 )

@@ -5,7 +5,7 @@ with
 
 accounts as (
 
-    select account_key, source, account_name from {{ ref('stg_accounts') }}
+    select account_id, account_key, source, account_name from {{ ref('stg_accounts') }}
 
 ),
 
@@ -52,7 +52,7 @@ final as (
         groups.triage_score,
         groups.tier
     from accounts
-    inner join account_groups on account_groups.account_key = accounts.account_key
+    inner join account_groups on account_groups.account_id = accounts.account_id
     inner join groups on groups.group_key = account_groups.group_key
 
 )

@@ -47,13 +47,15 @@ leaves as (
 rolled as (
 
     select
-        case
-            when grouping(account_key) = 0 then 'account'
-            when grouping(territory) = 0 then 'territory'
-            when grouping(region) = 0 then 'region'
-            when grouping(country) = 0 then 'national'
-            else 'global'
-        end as entity_level,
+        cast(
+            case
+                when grouping(account_key) = 0 then 'account'
+                when grouping(territory) = 0 then 'territory'
+                when grouping(region) = 0 then 'region'
+                when grouping(country) = 0 then 'national'
+                else 'global'
+            end as enum('account', 'global', 'national', 'region', 'territory')
+        ) as entity_level,
         coalesce(account_key, territory, region, country, 'global') as entity_key,
         count(*) as account_count,
         sum(revenue_ttm) as revenue_ttm,
