@@ -23,7 +23,7 @@ from config.errors import ApiBudgetExceededError, KamsyncError, RunFailedError
 from config.model import DynamicsSource, KamsyncConfig, SalesforceSource
 from connectors.base import Connector, ObjectSchema, Page, StreamState
 from sync import landing, runs, state
-from sync.unified import rebuild_crm
+from sync.unified import Rebuilt, rebuild_crm
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +134,12 @@ class SyncEngine:
         self._objects = objects or _configured_objects
         self.should_stop = should_stop
         self._described: dict[str, bool] = {}
-        self._crm_rebuilt = False
+        self._rebuilt: Rebuilt | None = None
 
     def run(self, *, source: str | None = None, full: bool = False) -> SyncResult:
         """Sync one source or all; record the run; raise nothing for source failures."""
         chosen = self._sources(source)
+        self._rebuilt = None
         run_id = runs.new_run_id("sync")
         with _transaction(self.con):
             runs.interrupt_stale(self.con)
@@ -152,8 +153,9 @@ class SyncEngine:
             outcome = self._sync_source(config, run_id, full)
             result.sources.append(outcome)
             merged_any = merged_any or outcome.status == "succeeded"
-        if self._crm_rebuilt:
+        if self._rebuilt is not None:
             result.crm_counts = self._counts()
+            self._rebuilt.warn_about_cycles()
         status, error = _run_status(result)
         with _transaction(self.con):
             runs.finish_run(
@@ -396,8 +398,7 @@ class SyncEngine:
                 [run_id, config.name],
             )
             if changed or self._described.get(config.name, False):
-                rebuild_crm(self.con, self.config)
-                self._crm_rebuilt = True
+                self._rebuilt = rebuild_crm(self.con, self.config)
         log.info("%s: merged in %.1fs", config.name, time.monotonic() - started)
 
 

@@ -12,7 +12,8 @@ shape alike, once per object.  Placeholders are filled with validated pieces onl
   choice's label beside its code), or ``null``.
 
 The crm tables are emptied and refilled in dependency order inside the caller's transaction,
-then ``common/account_hierarchy.sql`` sets ultimate parents and flags parent cycles.
+then ``common/account_hierarchy.sql`` sets ultimate parents and flags parent cycles (the
+caller logs them once per run: :meth:`Rebuilt.warn_about_cycles`).
 """
 
 from __future__ import annotations
@@ -115,7 +116,27 @@ def _load_regions(con: duckdb.DuckDBPyConnection, config: KamsyncConfig) -> None
     con.unregister("_kamsync_regions_in")
 
 
-def rebuild_crm(con: duckdb.DuckDBPyConnection, config: KamsyncConfig) -> dict[str, int]:
+@dataclass(frozen=True)
+class Rebuilt:
+    """What a crm rebuild made: rows per crm table, and the accounts caught in parent cycles."""
+
+    counts: dict[str, int]
+    cycle_keys: tuple[str, ...]
+
+    def warn_about_cycles(self) -> None:
+        """Log the parent cycles once (a run that merges several sources rebuilds crm each time)."""
+        if not self.cycle_keys:
+            return
+        shown = ", ".join(literal(key) for key in self.cycle_keys[:10])
+        log.warning(
+            "%d account%s sit on or below a parent cycle (no ultimate parent): %s",
+            len(self.cycle_keys),
+            "" if len(self.cycle_keys) == 1 else "s",
+            shown,
+        )
+
+
+def rebuild_crm(con: duckdb.DuckDBPyConnection, config: KamsyncConfig) -> Rebuilt:
     """Refill every crm table from the raw tables (inside the caller's transaction)."""
     _load_regions(con, config)
     counts: dict[str, int] = {}
@@ -132,12 +153,13 @@ def rebuild_crm(con: duckdb.DuckDBPyConnection, config: KamsyncConfig) -> dict[s
                 sql = render(template, source.name, columns, mapping)
                 con.execute(f"insert into crm.{table} by name {sql}")
         counts[table] = int(con.execute(f"select count(*) from crm.{table}").fetchall()[0][0])
-    _apply_hierarchy(con)
+    cycle_keys = _apply_hierarchy(con)
     con.execute("drop table if exists _kamsync_regions")
-    return counts
+    return Rebuilt(counts, cycle_keys)
 
 
-def _apply_hierarchy(con: duckdb.DuckDBPyConnection) -> None:
+def _apply_hierarchy(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    """Set ultimate parents and cycle flags; the keys of accounts on or below a cycle."""
     sql = (resources.files("sync") / "sql" / "crm" / "common" / "account_hierarchy.sql").read_text(
         encoding="utf-8"
     )
@@ -150,12 +172,5 @@ def _apply_hierarchy(con: duckdb.DuckDBPyConnection) -> None:
     cycles = con.execute(
         "select account_key from _kamsync_hierarchy where has_parent_cycle order by 1"
     ).fetchall()
-    if cycles:
-        shown = ", ".join(literal(r[0]) for r in cycles[:10])
-        log.warning(
-            "%d account%s sit on or below a parent cycle (no ultimate parent): %s",
-            len(cycles),
-            "" if len(cycles) == 1 else "s",
-            shown,
-        )
     con.execute("drop table _kamsync_hierarchy")
+    return tuple(str(row[0]) for row in cycles)

@@ -64,6 +64,7 @@ _DISCOUNTS = (0, 0, 5, 10, 10, 15, 20, 25)
 _DAY_START = 7 * 3600
 _DAY_SPAN = 10 * 3600
 _LATEST_SECOND_TODAY = 12 * 3600 - 60
+_MINUTES = {minutes: timedelta(minutes=minutes) for minutes in (15, 30, 60, 90)}
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,7 @@ class HistoryWriter:
         owner = plan.owner
         assert owner is not None
         age = max(1, int((self.cal.clock - created).days))
+        latest = self.cal.at(0, _LATEST_SECOND_TODAY)
         for i in range(count):
             role = self._role(i, plan.health)
             title = rng.choice(TITLES[role]) if role is not None else None
@@ -161,7 +163,7 @@ class HistoryWriter:
             made = created + timedelta(
                 days=int(rng.random() * age), seconds=int(rng.random() * 36000)
             )
-            made = min(made, self.cal.past(rng, 0, _LATEST_SECOND_TODAY))
+            made = min(made, latest)
             person = Person(
                 first, last, title, role, owner.id, made, self.recent_modification(made)
             )
@@ -493,7 +495,7 @@ class HistoryWriter:
         second = _DAY_START + int(rng.random() * 7200) if offset == 0 else self.second()
         minutes = 15 if kind in ("call", "email", "task") else 30 + 30 * int(rng.random() * 3)
         start = self.cal.at(offset, second)
-        end = self.cal.at(offset, second + minutes * 60)
+        end = start + _MINUTES[minutes]
         if offset > 0:
             created = self.stamp_between(-20, -1)
             modified = created

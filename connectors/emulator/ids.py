@@ -90,7 +90,6 @@ def _pair_table() -> list[tuple[str, int]]:
 _PAIRS = _pair_table()
 _SINGLES = [(c, int(c.isupper())) for c in BASE62]
 _P2 = 62 * 62
-_P3 = 62 * _P2
 
 
 class SalesforceIds:
@@ -110,6 +109,7 @@ class SalesforceIds:
         self.prefixes: dict[str, str] = dict(SF_PREFIXES)
         self._heads: dict[str, tuple[str, str]] = {}
         self._middle: dict[int, tuple[str, str]] = {}
+        self._stems: dict[str, tuple[int, str, str, int]] = {}
 
     def register(self, sobject: str, prefix: str) -> None:
         """Give another object (e.g. a custom object) its 3-character key prefix."""
@@ -127,23 +127,32 @@ class SalesforceIds:
 
     def format(self, sobject: str, number: int) -> str:
         """The id with sequence ``number`` (same result as :func:`sf_to_18` of the 15 chars)."""
+        block, last = divmod(number, 62)
+        stem = self._stems.get(sobject)
+        if stem is None or stem[0] != block:
+            stem = self._stems[sobject] = self._stem(sobject, block)
+        single, bit = _SINGLES[last]
+        return stem[1] + single + stem[2] + CHECKSUM_ALPHABET[stem[3] | bit << 4]
+
+    def _stem(self, sobject: str, block: int) -> tuple[int, str, str, int]:
+        """What the 62 ids of ``block`` share: the first 14 characters, the first two checksum
+        characters and the upper-case bits of the third checksum chunk's first four characters.
+        """
         head = self._heads.get(sobject)
         if head is None:
             first = self.prefixes[sobject] + self.pod
             head = self._heads[sobject] = (first, CHECKSUM_ALPHABET[_chunk_value(first)])
-        upper, lower = divmod(number, 62**5)
+        upper, lower = divmod(block, 62**4)
         middle = self._middle.get(upper)
         if middle is None:
             if upper >= 62**4:
-                raise ValueError(f"sequence {number} is out of range")
+                raise ValueError(f"sequence {block * 62} is out of range")
             text = "0" + base62(upper, 4)
             middle = self._middle[upper] = (text, CHECKSUM_ALPHABET[_chunk_value(text)])
-        a, rest = divmod(lower, _P3)
-        b, c = divmod(rest, 62)
-        pair_a, pair_b, single = _PAIRS[a], _PAIRS[b], _SINGLES[c]
-        bits = pair_a[1] | pair_b[1] << 2 | single[1] << 4
-        tail = pair_a[0] + pair_b[0] + single[0]
-        return head[0] + middle[0] + tail + head[1] + middle[1] + CHECKSUM_ALPHABET[bits]
+        a, b = divmod(lower, _P2)
+        pair_a, pair_b = _PAIRS[a], _PAIRS[b]
+        text = head[0] + middle[0] + pair_a[0] + pair_b[0]
+        return block, text, head[1] + middle[1], pair_a[1] | pair_b[1] << 2
 
 
 def new_guid(rng: random.Random) -> str:

@@ -284,7 +284,11 @@ class Store:
         with self.lock:
             result: dict[str, tuple[int, int]] = {}
             for name, target in self.tables.items():
-                soft = sum(1 for record in target.rows.values() if record.get("IsDeleted", False))
+                soft = (
+                    sum(1 for record in target.rows.values() if record.get("IsDeleted", False))
+                    if self.kind == "salesforce"  # Dataverse deletes are always hard
+                    else 0
+                )
                 gone = {t.id for t in target.tombstones if t.id not in target.rows}
                 result[name] = (len(target.rows) - soft, soft + len(gone))
             return result

@@ -5,6 +5,14 @@
 saying what was planted.  Same seed, size and as-of date give byte-identical stores
 (:meth:`World.fingerprint`); nothing depends on the wall clock or on hash randomisation.
 
+Chunks
+    After the plan (who exists, their ids and owners), the accounts' rows and histories are
+    written in chunks of :data:`CHUNK_ACCOUNTS` consecutive accounts.  Each chunk draws from
+    generators seeded by the seed and its number and takes Salesforce ids from its own block of
+    sequence numbers, so a chunk is the same whichever process writes it: big worlds are written
+    by this process and a forked helper together (:mod:`connectors.emulator.split`), and come out
+    byte-identical to one process writing them alone.
+
 Time
     Everything is laid out relative to ``as_of`` (default: today).  Both store clocks start at
     ``as_of`` 12:00 UTC; every created/modified stamp is a whole second at least a minute
@@ -101,12 +109,19 @@ import gc
 import hashlib
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TypeVar
 
 from connectors.emulator.history import Calendar, CatalogItem, HistoryWriter
 from connectors.emulator.ids import SalesforceIds
-from connectors.emulator.plan import AccountPlan, GroupPlan, Planner, UserPlan, WorldRandom
+from connectors.emulator.plan import (
+    AccountPlan,
+    ContactPlan,
+    GroupPlan,
+    Planner,
+    UserPlan,
+    WorldRandom,
+)
 from connectors.emulator.planting import (
     GroupMetrics,
     fill_wallets,
@@ -118,12 +133,14 @@ from connectors.emulator.planting import (
 )
 from connectors.emulator.reference import FAMILIES, FIRST_NAMES, LAST_NAMES, ORGS, Org
 from connectors.emulator.schemas import dataverse_tables, salesforce_tables
+from connectors.emulator.split import run_pieces, worker_count
 from connectors.emulator.store import Store
 from connectors.emulator.truth import AccountTruth, DirtyRecord, GroupTruth, Truth, triage_score
 from connectors.emulator.writers import (
     DataverseWriter,
     OrgWriter,
     Person,
+    Row,
     SalesforceWriter,
     Touch,
 )
@@ -132,6 +149,10 @@ DEFAULT_SEED = 7
 DEFAULT_ACCOUNTS = 2000
 _PODS = ("5g", "8c", "Dn", "4x", "6F", "9a", "3k", "7Q")
 _MASS_UPDATES = 3
+CHUNK_ACCOUNTS = 2_000
+# Salesforce sequence numbers reserved per object for each chunk (the biggest chunk of a
+# 200,000-account world allocates about 40,000 Task ids)
+_ID_BLOCK = 1 << 22
 _NO_INDUSTRY: dict[Org, int] = {"salesforce": 2, "dynamics": 2}
 _ZERO_REVENUE: dict[Org, int] = {"salesforce": 2, "dynamics": 1}
 T = TypeVar("T")
@@ -191,11 +212,18 @@ def _hash_store(digest: hashlib._Hash, org: str, store: Store) -> None:
 
 
 def generate_world(
-    seed: int = DEFAULT_SEED, accounts: int = DEFAULT_ACCOUNTS, as_of: date | None = None
+    seed: int = DEFAULT_SEED,
+    accounts: int = DEFAULT_ACCOUNTS,
+    as_of: date | None = None,
+    *,
+    workers: int | None = None,
 ) -> World:
     """Generate both orgs with ``accounts`` accounts in total, as of ``as_of`` (default today).
 
     Worlds of fewer than three accounts have no parent cycle (it takes three accounts).
+    ``workers`` (1 or 2) is how many processes write the accounts' histories; by default two
+    when the world has more than one chunk of accounts and the process may fork (see
+    :mod:`connectors.emulator.split`).  The world is the same either way.
     """
     if accounts < 1:
         raise ValueError("accounts must be at least 1")
@@ -206,15 +234,79 @@ def generate_world(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _Generator(seed, accounts, as_of or date.today()).run()
+        return _Generator(seed, accounts, as_of or date.today(), workers).run()
     finally:
         if enabled:
             gc.enable()
 
 
+@dataclass(slots=True)
+class _AccountHistory:
+    """What writing an account's history set on its plan (the truth accumulators and row)."""
+
+    row: Row | None
+    contacts: list[ContactPlan]
+    ttm: float
+    prior: float
+    open_pipeline: float
+    won: int
+    lost: int
+    c30: int
+    c90: int
+    c180: int
+    last_contact: int | None
+    engaged: set[str]
+    engaged_dm: set[str]
+
+    @classmethod
+    def of(cls, account: AccountPlan) -> _AccountHistory:
+        return cls(
+            account.row,
+            account.contacts,
+            account.ttm,
+            account.prior,
+            account.open_pipeline,
+            account.won,
+            account.lost,
+            account.c30,
+            account.c90,
+            account.c180,
+            account.last_contact,
+            account.engaged,
+            account.engaged_dm,
+        )
+
+    def apply(self, account: AccountPlan) -> None:
+        """Set these values on ``account`` (a no-op when the chunk ran in this process)."""
+        account.row = self.row
+        account.contacts = self.contacts
+        account.ttm, account.prior, account.open_pipeline = self.ttm, self.prior, self.open_pipeline
+        account.won, account.lost = self.won, self.lost
+        account.c30, account.c90, account.c180 = self.c30, self.c90, self.c180
+        account.last_contact = self.last_contact
+        account.engaged, account.engaged_dm = self.engaged, self.engaged_dm
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """The rows of up to :data:`CHUNK_ACCOUNTS` consecutive accounts and what they planted.
+
+    A chunk draws from generators seeded by the world seed and its own number, and allocates
+    Salesforce ids from its own block of sequence numbers, so it comes out the same whichever
+    process writes it and whatever the other chunks do; the world is the chunks in order.
+    """
+
+    rows: dict[Org, dict[str, list[Row]]]
+    accounts: list[_AccountHistory]
+    old_lost: dict[str, list[tuple[str, list[str], list[str]]]]
+    plain_tasks: dict[str, list[tuple[str, str]]]
+    next_numbers: dict[str, int]
+
+
 class _Generator:
-    def __init__(self, seed: int, accounts: int, as_of: date) -> None:
+    def __init__(self, seed: int, accounts: int, as_of: date, workers: int | None) -> None:
         self.seed = seed
+        self.workers = workers
         self.total = accounts
         self.cal = Calendar(as_of)
         self.rngs = {
@@ -290,13 +382,38 @@ class _Generator:
             cycle[0].parent = cycle[-1]
 
     def _write_accounts(self, accounts: list[AccountPlan]) -> None:
+        """Every account's row and history, written chunk by chunk (see :class:`_Chunk`)."""
         history = self.history
         batches = {
             org: [history.stamp_between(-30, -1) for _ in range(_MASS_UPDATES)] for org in ORGS
         }
-        rng = self.rngs["history"]
+        pieces = [
+            accounts[start : start + CHUNK_ACCOUNTS]
+            for start in range(0, len(accounts), CHUNK_ACCOUNTS)
+        ]
+        workers = self.workers if self.workers is not None else worker_count(len(pieces))
+        chunks = run_pieces(
+            len(pieces),
+            lambda index: self._write_chunk(index, pieces[index], batches),
+            workers=workers,
+        )
+        for members, chunk in zip(pieces, chunks, strict=True):
+            self._merge(members, chunk)
+
+    def _write_chunk(
+        self, index: int, accounts: list[AccountPlan], batches: dict[Org, list[datetime]]
+    ) -> _Chunk:
+        """The rows and truth of one chunk, drawn from the chunk's own generators and ids."""
+        name = f"kamsync-world/{self.seed}/chunk/{index}"
+        rng = WorldRandom(f"{name}/history")
+        ids = SalesforceIds(self.sf_ids.pod, self.sf_ids.start + (index + 1) * _ID_BLOCK)
+        writers: dict[Org, OrgWriter] = {
+            "salesforce": SalesforceWriter(ids, WorldRandom(f"{name}/salesforce")),
+            "dynamics": DataverseWriter(WorldRandom(f"{name}/dynamics")),
+        }
+        history = HistoryWriter(rng, self.cal, self.history.catalog)
         for account in accounts:
-            writer = self.writers[account.org]
+            writer = writers[account.org]
             created = history.stamp_between(-3650, -200)
             modified = history.recent_modification(created)
             if rng.random() < 0.03:
@@ -305,6 +422,31 @@ class _Generator:
             history.contacts(writer, account, created)
             history.deals(writer, account)
             history.activities(writer, account)
+        for sobject, number in ids.next_numbers.items():
+            if number - ids.start > _ID_BLOCK:
+                raise RuntimeError(f"chunk {index} ran out of {sobject} ids")
+        return _Chunk(
+            rows={org: writer.rows for org, writer in writers.items()},
+            accounts=[_AccountHistory.of(account) for account in accounts],
+            old_lost=history.old_lost,
+            plain_tasks=history.plain_tasks,
+            next_numbers=ids.next_numbers,
+        )
+
+    def _merge(self, accounts: list[AccountPlan], chunk: _Chunk) -> None:
+        """Append a chunk's rows to the orgs' and its truth to its accounts, in chunk order."""
+        for org, tables in chunk.rows.items():
+            rows = self.writers[org].rows
+            for table, chunk_rows in tables.items():
+                rows[table].extend(chunk_rows)
+        for account, written in zip(accounts, chunk.accounts, strict=True):
+            written.apply(account)
+        for org in ORGS:
+            self.history.old_lost[org].extend(chunk.old_lost[org])
+            self.history.plain_tasks[org].extend(chunk.plain_tasks[org])
+        numbers = self.sf_ids.next_numbers
+        for sobject, number in chunk.next_numbers.items():
+            numbers[sobject] = max(numbers.get(sobject, self.sf_ids.start), number)
 
     # ------------------------------------------------------------------ dirty records
 

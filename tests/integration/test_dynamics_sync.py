@@ -280,14 +280,20 @@ def test_tables_without_change_tracking_are_read_by_modifiedon(
 
 
 def test_one_warehouse_holds_both_crms_with_keys_that_never_collide(
-    emulator: Emulator, tmp_path: Path
+    emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     env = {**dynamics_env(emulator), **salesforce_env(emulator)}
     config = load(write_dynamics_config(tmp_path, emulator, with_salesforce=True), env)
 
-    result = sync_in_process(config, env)
+    with caplog.at_level(logging.WARNING, logger="sync.unified"):
+        result = sync_in_process(config, env)
 
     assert result.ok, [s.error for s in result.sources]
+    # crm is rebuilt after each source's merge, but the planted parent cycle is reported once
+    cycle_warnings = [r.getMessage() for r in caplog.records if "parent cycle" in r.getMessage()]
+    assert len(cycle_warnings) == 1
+    planted = emulator.world.truth.parent_cycle
+    assert all(f"'sf:{key.split(':', 1)[1]}'" in cycle_warnings[0] for key in planted)
     assert_raw_matches_store(_db(tmp_path), "sf", emulator.world.salesforce)
     assert_dataverse_matches_store(_db(tmp_path), "dv", emulator.world.dynamics)
     sf_accounts = {f"sf:{r['Id']}" for r in emulator.world.salesforce.live("Account")}
