@@ -7,7 +7,10 @@ weight tables, the targets) are relations the runner fills from the configuratio
 values before the models run; they are referenced the same way.  Scalar parameters (the as-of
 date, windows, thresholds) are DuckDB variables the runner sets with bound values; a model reads
 one with ``{{ var('name') }}``, rendered as ``getvariable('name')`` once the name is checked, so
-a typo is an error instead of a silent NULL.
+a typo is an error instead of a silent NULL.  A column drawn from a closed vocabulary (the entity
+levels, the period grains, the health components...) is typed ``{{ enum('name') }}``, rendered
+as the inline ``enum(...)`` of that vocabulary in :mod:`analytics.vocabularies`, so each list of
+words is written once however many models use it.
 
 How a model is materialised follows its layer: ``staging`` and ``intermediate`` models are
 temporary tables (or temporary views, with ``-- materialized: view`` in the file) that live only
@@ -25,6 +28,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Literal, cast
 
+from analytics.vocabularies import VOCABULARIES, enum_type
 from config.errors import RunFailedError
 
 LAYERS: tuple[str, ...] = ("staging", "intermediate", "marts")
@@ -34,6 +38,7 @@ Materialization = Literal["table", "view", "append"]
 
 _REF_RE = re.compile(r"\{\{\s*ref\(\s*'([a-z][a-z0-9_]*)'\s*\)\s*\}\}")
 _VAR_RE = re.compile(r"\{\{\s*var\(\s*'([a-z][a-z0-9_]*)'\s*\)\s*\}\}")
+_ENUM_RE = re.compile(r"\{\{\s*enum\(\s*'([a-z][a-z0-9_]*)'\s*\)\s*\}\}")
 _MATERIALIZED_RE = re.compile(r"^--\s*materialized:\s*(table|view|append)\s*$", re.MULTILINE)
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -125,11 +130,20 @@ def build_order(models: Iterable[Model], seeds: Iterable[str]) -> list[Model]:
     return ordered
 
 
-def render(model: Model, relations: Mapping[str, str], variables: Iterable[str]) -> str:
-    """The model's SQL with its references resolved and its variables checked."""
+def render(
+    model: Model,
+    relations: Mapping[str, str],
+    variables: Iterable[str],
+    vocabularies: Mapping[str, tuple[str, ...]] = VOCABULARIES,
+) -> str:
+    """The model's SQL with its references resolved, its variables checked and its enums typed."""
     known = frozenset(variables)
     unknown = sorted(set(_VAR_RE.findall(model.sql)) - known)
     if unknown:
         raise RunFailedError(f"model {model.name!r} reads unknown variable {', '.join(unknown)}")
+    unknown = sorted(set(_ENUM_RE.findall(model.sql)) - set(vocabularies))
+    if unknown:
+        raise RunFailedError(f"model {model.name!r} uses unknown enum {', '.join(unknown)}")
     sql = _REF_RE.sub(lambda m: relations[m[1]], model.sql)
+    sql = _ENUM_RE.sub(lambda m: enum_type(vocabularies[m[1]]), sql)
     return _VAR_RE.sub(lambda m: f"getvariable('{m[1]}')", sql)

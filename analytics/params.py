@@ -13,10 +13,8 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 
+from analytics.vocabularies import TIERS
 from config.model import AnalyticsConfig
-
-TIERS: tuple[str, ...] = ("key", "growth", "maintain", "non_key")
-PERIOD_GRAINS: tuple[str, ...] = ("week", "month", "quarter", "year")
 
 
 @dataclass(frozen=True)

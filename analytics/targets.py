@@ -26,11 +26,11 @@ from pathlib import Path
 
 import duckdb
 
-from analytics.params import PERIOD_GRAINS, period_bounds
+from analytics.params import period_bounds
+from analytics.vocabularies import ENTITY_LEVELS, PERIOD_GRAINS
 from config.errors import ConfigError, ConfigProblem
 
 COLUMNS: tuple[str, ...] = ("entity_level", "entity_key", "period_grain", "period_start", "target")
-LEVELS: tuple[str, ...] = ("account", "territory", "region", "national", "global")
 GLOBAL_KEY = "global"
 
 
@@ -117,8 +117,10 @@ def _parse_row(
     cell = {name: row[index].strip() for name, index in columns.items()}
     found: list[str] = []
     level = cell["entity_level"].lower()
-    if level not in LEVELS:
-        found.append(f"entity_level {cell['entity_level']!r} is not one of {', '.join(LEVELS)}")
+    if level not in ENTITY_LEVELS:
+        found.append(
+            f"entity_level {cell['entity_level']!r} is not one of {', '.join(ENTITY_LEVELS)}"
+        )
     key = cell["entity_key"]
     if not key:
         found.append("entity_key is empty")

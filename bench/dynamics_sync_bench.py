@@ -2,7 +2,8 @@
 
     python -m bench.dynamics_sync_bench [--accounts 20000 200000] [--write]
 
-The harness of ``bench/sync_bench.py`` (issue 4), for the Dataverse half of the world.  For each
+The harness of ``bench/sync_bench.py`` (issue 4, now ``bench/sync_harness.py``), for the
+Dataverse half of the world.  For each
 world size this starts ``kamsync emulator serve`` (a child process), then:
 
 1. **floor**: from this process, downloads and parses exactly the pages a full sync reads -- a
@@ -21,21 +22,17 @@ describe request (``RetrieveEntity``, or ``EntityDefinitions`` with its attribut
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import platform
-import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import msal
 import orjson
 
-from bench.sync_bench import measured_sync, serve, stop, write_section
+from bench.sync_harness import Floor, Result, Source, Wording, markdown, run
 from connectors.http import CrmSession
 
 TABLES = (
@@ -52,23 +49,6 @@ TABLES = (
 )
 PAGE = 5000
 SECTION = "## Sync — Dynamics"
-
-
-@dataclass
-class Result:
-    """One world size's numbers."""
-
-    accounts: int
-    records: int = 0
-    megabytes: float = 0.0
-    floor_seconds: float = 0.0
-    sync_seconds: float = 0.0
-    peak_rss: int = 0
-    calls: int = 0
-    minimum: int = 0
-    per_table: dict[str, tuple[int, int]] = field(default_factory=dict)
-    incremental_calls: dict[str, int] = field(default_factory=dict)
-    incremental_seconds: float = 0.0
 
 
 def _login(ready: dict[str, Any]) -> tuple[CrmSession, dict[str, str], str]:
@@ -105,7 +85,7 @@ def _select(http: CrmSession, headers: dict[str, str], api: str, table: str) -> 
     return entity["EntitySetName"], ",".join(props)
 
 
-def floor(ready: dict[str, Any]) -> tuple[float, int, float]:
+def floor(ready: dict[str, Any]) -> Floor:
     """Seconds, records and megabytes to download and parse every page of a full read."""
     http, headers, api = _login(ready)
     selects = {t: _select(http, headers, api, t) for t in TABLES}
@@ -122,33 +102,16 @@ def floor(ready: dict[str, Any]) -> tuple[float, int, float]:
             if not link:
                 break
             response = http.get(link, headers=prefer)
-    return time.perf_counter() - started, records, size / 1e6
+    return Floor(time.perf_counter() - started, records, size / 1e6)
 
 
-def write_config(directory: Path, ready: dict[str, Any]) -> tuple[Path, dict[str, str]]:
-    """A config for the emulator's Dataverse org and the environment it names."""
-    dv = ready["dynamics"]
-    path = directory / "kamsync.toml"
-    path.write_text(
-        f"""
-[warehouse]
-path = "kamsync.duckdb"
-[[sources]]
-name = "dv"
-kind = "dynamics"
+def settings(dv: dict[str, Any]) -> str:
+    """The Dataverse source's own configuration lines."""
+    return f"""
 url = "{dv["url"]}"
 authority = "{dv["authority"]}"
-client_id_env = "BENCH_DV_CLIENT_ID"
-client_secret_env = "BENCH_DV_CLIENT_SECRET"
-ca_bundle = "{ready["ca_file"]}"
 page_size = {PAGE}
-""",
-        encoding="utf-8",
-    )
-    return path, {
-        "BENCH_DV_CLIENT_ID": dv["client_id"],
-        "BENCH_DV_CLIENT_SECRET": dv["client_secret"],
-    }
+"""
 
 
 def minimum_calls(rows: dict[str, int]) -> int:
@@ -156,107 +119,60 @@ def minimum_calls(rows: dict[str, int]) -> int:
     return sum(1 + max(1, math.ceil(n / PAGE)) for n in rows.values())
 
 
-def _calls(directory: Path) -> tuple[int, dict[str, tuple[int, int]]]:
-    con = duckdb.connect(str(directory / "kamsync.duckdb"), read_only=True)
-    try:
-        run = con.execute(
-            "select run_id, api_calls from ops.sync_runs where job = 'sync' "
-            "order by started_at desc limit 1"
-        ).fetchall()[0]
-        objects = con.execute(
-            "select object, rows_upserted, api_calls from ops.sync_run_objects where run_id = ?",
-            [run[0]],
-        ).fetchall()
-    finally:
-        con.close()
-    return int(run[1]), {o: (int(r), int(c)) for o, r, c in objects}
-
-
-def bench(accounts: int) -> Result:
-    """All measurements at one world size."""
-    result = Result(accounts)
-    process, ready = serve(accounts)
-    try:
-        result.floor_seconds, result.records, result.megabytes = floor(ready)
-    finally:
-        stop(process)
-    process, ready = serve(accounts)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            directory = Path(tmp)
-            config, env = write_config(directory, ready)
-            full = measured_sync(config, env, directory)
-            result.sync_seconds, result.peak_rss = full["seconds"], full["peak_rss"]
-            result.calls, result.per_table = _calls(directory)
-            result.minimum = minimum_calls({t: r for t, (r, _) in result.per_table.items()})
-            again = measured_sync(config, env, directory)
-            result.incremental_seconds = again["seconds"]
-            _, incremental = _calls(directory)
-            result.incremental_calls = {t: c for t, (_, c) in incremental.items()}
-    finally:
-        stop(process)
-    return result
-
-
 def report(results: list[Result]) -> str:
     """The Markdown section."""
-    lines = [
-        SECTION,
-        "",
-        f"`python -m bench.dynamics_sync_bench` on {platform.machine()}, {os.cpu_count()} cores "
-        f"(shared), Python {platform.python_version()}; the emulator runs in its own process. "
-        "Full sync = every configured table of the Dataverse half of the world, read from "
-        "scratch into a new warehouse (describe, staging, merge, crm rebuild included).",
-        "",
-        "| accounts (world) | records | JSON | full sync | records/s | floor (download + parse) | ratio | API calls | minimum | calls per million records | peak RSS |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        rate = r.records / r.sync_seconds
-        floor_rate = r.records / r.floor_seconds
-        lines.append(
-            f"| {r.accounts:,} | {r.records:,} | {r.megabytes:,.0f} MB | {r.sync_seconds:.1f} s | "
-            f"{rate:,.0f} | {r.floor_seconds:.1f} s ({floor_rate:,.0f}/s) | "
-            f"{rate / floor_rate:.2f} | {r.calls} | {r.minimum} | "
-            f"{1e6 * r.calls / r.records:.0f} | {r.peak_rss / 2**20:,.0f} MiB |"
-        )
     last = results[-1]
-    lines += [
-        "",
-        f"Per table, {last.accounts:,} accounts. Calls made per table are the read's own; the "
-        "total above also counts each table's describe (one `RetrieveEntity` request: the "
-        "entity, its attributes with their formats, the choice labels), as the minimum does:",
-        "",
-        "| table | records | minimum calls | calls made |",
-        "|---|---:|---:|---:|",
-    ]
-    for table, (rows, calls) in last.per_table.items():
-        lines.append(f"| {table} | {rows:,} | {minimum_calls({table: rows})} | {calls} |")
-    lines += [
-        "",
-        "Incremental sync with nothing changed: "
-        + ", ".join(
-            f"{r.accounts:,} accounts {max(r.incremental_calls.values())} call per table at most "
-            f"({sum(r.incremental_calls.values())} in all, {r.incremental_seconds:.1f} s)"
-            for r in results
-        )
-        + " (one delta request each; schemas come from the cache).",
-        "",
-    ]
-    return "\n".join(lines)
+    wording = Wording(
+        section=SECTION,
+        intro=f"`python -m bench.dynamics_sync_bench` on {platform.machine()}, "
+        f"{os.cpu_count()} cores (shared), Python {platform.python_version()}; the emulator "
+        "runs in its own process. Full sync = every configured table of the Dataverse half of "
+        "the world, read from scratch into a new warehouse (describe, staging, merge, crm "
+        "rebuild included).",
+        columns=(
+            "accounts (world)",
+            "records",
+            "JSON",
+            "full sync",
+            "records/s",
+            "floor (download + parse)",
+            "ratio",
+            "API calls",
+            "minimum",
+            "calls per million records",
+            "peak RSS",
+        ),
+        row=lambda r: (
+            f"{r.accounts:,}",
+            f"{r.records:,}",
+            f"{r.megabytes:,.0f} MB",
+            f"{r.sync_seconds:.1f} s",
+            f"{r.rate:,.0f}",
+            f"{r.floor_seconds:.1f} s ({r.floor_rate:,.0f}/s)",
+            f"{r.rate / r.floor_rate:.2f}",
+            f"{r.calls}",
+            f"{r.minimum}",
+            f"{1e6 * r.calls / r.records:.0f}",
+            f"{r.peak_rss / 2**20:,.0f} MiB",
+        ),
+        per_object=f"Per table, {last.accounts:,} accounts. Calls made per table are the "
+        "read's own; the total above also counts each table's describe (one `RetrieveEntity` "
+        "request: the entity, its attributes with their formats, the choice labels), as the "
+        "minimum does:",
+        noun="table",
+        notes=(),
+        incremental="call per table",
+        incremental_how="one delta request each; schemas come from the cache",
+    )
+    return markdown(results, wording, minimum_calls)
+
+
+SOURCE = Source("dynamics", "dv", "BENCH_DV", settings, floor, minimum_calls)
 
 
 def main() -> None:
     """Run the benchmark."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--accounts", type=int, nargs="+", default=[20_000, 200_000])
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    args = parser.parse_args()
-    results = [bench(n) for n in args.accounts]
-    text = report(results)
-    print(text)
-    if args.write:
-        write_section(text, SECTION)
+    run(__doc__ or "", SOURCE, report, SECTION)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 Each ``sync/sql/crm/<kind>/<crm table>__<Object>.sql`` file is one SELECT from one raw object,
 written like a dbt model; a file named ``<crm table>__<A>+<B>.sql`` serves objects of the same
-shape alike, once per object.  Placeholders are filled with validated pieces only:
+shape alike, once per object.  Where every CRM ends a crm table's model the same way, the CRM's
+file holds only its ``renamed`` CTE (the CRM's fields under crm names) and ends with a
+``{{final}}`` line, which stands for the shared rest of the model, ``common/<crm table>.sql``.
+Placeholders are filled with validated pieces only:
 
 * ``{{source}}`` the source name (``[a-z0-9_]+``), ``{{raw}}`` the quoted raw table,
   ``{{object}}`` the object's name (``[A-Za-z0-9_]+``);
@@ -44,6 +47,7 @@ CRM_TABLES = (
 )
 _PLACEHOLDER_RE = re.compile(r"\{\{(?:(c|f|l):([A-Za-z0-9_]+)|(source|raw|object))\}\}")
 _TEMPLATE_RE = re.compile(r"^([a-z_]+)__([A-Za-z0-9_]+(?:\+[A-Za-z0-9_]+)*)\.sql$")
+_FINAL_RE = re.compile(r"^\{\{final\}\}$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -58,14 +62,22 @@ class Template:
 
 def templates(kind: str) -> list[Template]:
     """The crm templates shipped for a CRM kind."""
-    folder: Traversable = resources.files("sync") / "sql" / "crm" / kind
+    crm: Traversable = resources.files("sync") / "sql" / "crm"
     found: list[Template] = []
-    for entry in folder.iterdir():
+    for entry in (crm / kind).iterdir():
         match = _TEMPLATE_RE.match(entry.name)
         if match:
-            sql = entry.read_text(encoding="utf-8")
+            sql = _with_shared_end(crm, match[1], entry.read_text(encoding="utf-8"))
             found.extend(Template(kind, match[1], obj, sql) for obj in match[2].split("+"))
     return sorted(found, key=lambda t: (CRM_TABLES.index(t.crm_table), t.obj))
+
+
+def _with_shared_end(crm: Traversable, crm_table: str, sql: str) -> str:
+    """``sql`` with its ``{{final}}`` line replaced by ``common/<crm_table>.sql``."""
+    if not _FINAL_RE.search(sql):
+        return sql
+    shared = (crm / "common" / f"{crm_table}.sql").read_text(encoding="utf-8")
+    return _FINAL_RE.sub(lambda _: shared, sql)
 
 
 def render(template: Template, source: str, columns: set[str], mapping: dict[str, str]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -19,6 +20,9 @@ BROKEN = Model(
     "select cast(account_key as integer) as boom from {{ ref('whitespace') }}",
     "table",
 )
+_VAR_NAMES = re.compile(r"var\('([a-z0-9_]+)'\)")
+_ENUM_LITERAL = re.compile(r"\benum\((?:\s*'[^']*'\s*,)+\s*'[^']*'\s*\)")
+"""An inline enum of two or more words; ``{{ enum('name') }}`` names one vocabulary."""
 
 
 def _small_world(world: World) -> None:
@@ -163,3 +167,26 @@ def test_a_misspelt_variable_is_an_error_not_a_null() -> None:
 
     with pytest.raises(RunFailedError, match="model 'a' reads unknown variable as_of_dat"):
         render(model, {}, ["as_of_date"])
+
+
+def test_an_enum_is_rendered_from_its_one_vocabulary_alphabetically() -> None:
+    model = Model("a", "marts", "select cast('b' as {{ enum('letters') }}) as x", "table")
+
+    assert render(model, {}, [], {"letters": ("c", "a", "b")}) == (
+        "select cast('b' as enum('a', 'b', 'c')) as x"
+    )
+
+
+def test_a_misspelt_enum_is_an_error() -> None:
+    model = Model("a", "marts", "select cast('week' as {{ enum('period_grian') }}) as g", "table")
+
+    with pytest.raises(RunFailedError, match="model 'a' uses unknown enum period_grian"):
+        render(model, {}, [])
+
+
+def test_every_vocabulary_the_models_name_exists_and_no_enum_literal_repeats() -> None:
+    literals: list[str] = []
+    for model in discover():
+        render(model, {name: name for name in model.refs}, _VAR_NAMES.findall(model.sql))
+        literals += [" ".join(found.split()) for found in _ENUM_LITERAL.findall(model.sql)]
+    assert sorted(set(literals)) == sorted(literals)

@@ -63,16 +63,16 @@ factors as (
         coalesce(operational_complexity_crm, 1 + 9 * footprint_rank)
             as operational_complexity_score,
         cast(
-            case when market_position_crm is null then 'data_proxy' else 'crm_field' end as enum('crm_field', 'data_proxy')
+            case when market_position_crm is null then 'data_proxy' else 'crm_field' end as {{ enum('score_source') }}
         ) as market_position_source,
         cast(
-            case when innovation_orientation_crm is null then 'data_proxy' else 'crm_field' end as enum('crm_field', 'data_proxy')
+            case when innovation_orientation_crm is null then 'data_proxy' else 'crm_field' end as {{ enum('score_source') }}
         ) as innovation_orientation_source,
         cast(
-            case when strategy_influence_crm is null then 'data_proxy' else 'crm_field' end as enum('crm_field', 'data_proxy')
+            case when strategy_influence_crm is null then 'data_proxy' else 'crm_field' end as {{ enum('score_source') }}
         ) as strategy_influence_source,
         cast(
-            case when operational_complexity_crm is null then 'data_proxy' else 'crm_field' end as enum('crm_field', 'data_proxy')
+            case when operational_complexity_crm is null then 'data_proxy' else 'crm_field' end as {{ enum('score_source') }}
         ) as operational_complexity_source
     from ranked
     cross join family_count
@@ -153,7 +153,7 @@ final as (
                 when pareto_class = 'A' and meets_revenue_criterion then 'key'
                 when meets_potential_criterion or meets_growth_criterion then 'growth'
                 else 'maintain'
-            end as enum('growth', 'key', 'maintain', 'non_key')
+            end as {{ enum('tier') }}
         ) as tier
     from criteria
 

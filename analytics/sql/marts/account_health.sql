@@ -127,14 +127,7 @@ final as (
                 'pipeline_coverage',
                 'win_rate',
                 'revenue_trend'
-            ][-explained.drags[1].position] as enum(
-                'activity_trend',
-                'engagement_recency',
-                'pipeline_coverage',
-                'relationship_breadth',
-                'revenue_trend',
-                'win_rate'
-            )
+            ][-explained.drags[1].position] as {{ enum('health_component') }}
         ) as biggest_drag,
         previous.previous_health_score,
         previous.previous_health_band,

@@ -43,14 +43,7 @@ final as (
     select
         components.account_key,
         cast(
-            components.component as enum(
-                'activity_trend',
-                'engagement_recency',
-                'pipeline_coverage',
-                'relationship_breadth',
-                'revenue_trend',
-                'win_rate'
-            )
+            components.component as {{ enum('health_component') }}
         ) as component,
         components.raw_value,
         components.score,

@@ -3,8 +3,9 @@
 -- quarter, year), for periods from the start of the year the TTM window starts in to the end of
 -- the year one TTM window after the as-of date. Open opportunities whose close date has passed
 -- are forecast in the period of the as-of date. Only cells with something in them are rows.
--- entity_level and period_grain are ENUMs (listed alphabetically, so they sort as text does):
--- they read as the same text and are much cheaper to group, join and write than strings.
+-- entity_level and period_grain are ENUMs of the vocabularies in analytics/vocabularies.py
+-- (listed alphabetically, so they sort as text does): they read as the same text and are much
+-- cheaper to group, join and write than strings.
 
 with
 
@@ -24,9 +25,9 @@ accounts as (
 targets as (
 
     select
-        cast(entity_level as enum('account', 'global', 'national', 'region', 'territory')) as entity_level,
+        cast(entity_level as {{ enum('entity_level') }}) as entity_level,
         entity_key,
-        cast(period_grain as enum('month', 'quarter', 'week', 'year')) as period_grain,
+        cast(period_grain as {{ enum('period_grain') }}) as period_grain,
         period_start,
         target
     from {{ ref('seed_targets') }}
@@ -64,7 +65,7 @@ account_weeks as (
 
     select
         account_id,
-        cast('week' as enum('month', 'quarter', 'week', 'year')) as period_grain,
+        cast('week' as {{ enum('period_grain') }}) as period_grain,
         cast(date_trunc('week', event_date) as date) as period_start,
         sum(actual) as actual,
         sum(forecast) as forecast
@@ -77,7 +78,7 @@ account_months as (
 
     select
         account_id,
-        cast('month' as enum('month', 'quarter', 'week', 'year')) as period_grain,
+        cast('month' as {{ enum('period_grain') }}) as period_grain,
         cast(date_trunc('month', event_date) as date) as period_start,
         sum(actual) as actual,
         sum(forecast) as forecast
@@ -91,7 +92,7 @@ account_quarters as (
     -- months nest in quarters and quarters in years, so each rolls up from the one below
     select
         account_id,
-        cast('quarter' as enum('month', 'quarter', 'week', 'year')) as period_grain,
+        cast('quarter' as {{ enum('period_grain') }}) as period_grain,
         cast(date_trunc('quarter', period_start) as date) as period_start,
         sum(actual) as actual,
         sum(forecast) as forecast
@@ -104,7 +105,7 @@ account_years as (
 
     select
         account_id,
-        cast('year' as enum('month', 'quarter', 'week', 'year')) as period_grain,
+        cast('year' as {{ enum('period_grain') }}) as period_grain,
         cast(date_trunc('year', period_start) as date) as period_start,
         sum(actual) as actual,
         sum(forecast) as forecast
@@ -167,7 +168,7 @@ upper_levels as (
                 when grouping(region) = 0 then 'region'
                 when grouping(country) = 0 then 'national'
                 else 'global'
-            end as enum('account', 'global', 'national', 'region', 'territory')
+            end as {{ enum('entity_level') }}
         ) as entity_level,
         coalesce(territory, region, country, 'global') as entity_key,
         period_grain,
@@ -187,7 +188,7 @@ upper_levels as (
 leveled as (
 
     select
-        cast('account' as enum('account', 'global', 'national', 'region', 'territory')) as entity_level,
+        cast('account' as {{ enum('entity_level') }}) as entity_level,
         account_key as entity_key,
         period_grain,
         period_start,

@@ -54,7 +54,7 @@ rolled as (
                 when grouping(region) = 0 then 'region'
                 when grouping(country) = 0 then 'national'
                 else 'global'
-            end as enum('account', 'global', 'national', 'region', 'territory')
+            end as {{ enum('entity_level') }}
         ) as entity_level,
         coalesce(account_key, territory, region, country, 'global') as entity_key,
         count(*) as account_count,

@@ -1,11 +1,12 @@
 -- crm.opportunities from Dataverse opportunity: statecode 0 open, 1 won, 2 lost; the amount is
 -- the actual revenue once won, else the estimated revenue; probability is a percentage there
+-- (renamed here, the rest is common/opportunities.sql)
 with source as (
     select * from {{raw}}
     where not _is_deleted
 ),
 
-renamed as (
+fields as (
     select
         {{c:opportunityid}} as opportunity_id,
         {{c:parentaccountid}} as parent_account_id,
@@ -26,24 +27,21 @@ renamed as (
     from source
 ),
 
-final as (
+renamed as (
     select
-        '{{source}}:' || opportunity_id as opportunity_key,
-        '{{source}}' as source,
-        opportunity_id as source_id,
+        opportunity_id,
         case
-            when parent_account_id is not null then '{{source}}:' || parent_account_id
-            when customer_type = 'account' and customer_id is not null
-                then '{{source}}:' || customer_id
-        end as account_key,
-        case when owner_id is not null then '{{source}}:' || owner_id end as owner_user_key,
-        opportunity_name as name,
+            when parent_account_id is not null then parent_account_id
+            when customer_type = 'account' then customer_id
+        end as account_id,
+        owner_id,
+        opportunity_name,
         stage,
         case when state = 1 then coalesce(actual_value, estimated_value) else estimated_value end
             as amount,
-        probability_percent / 100.0 as probability,
-        coalesce(state in (1, 2), false) as is_closed,
-        coalesce(state = 1, false) as is_won,
+        probability_percent,
+        state in (1, 2) as is_closed,
+        state = 1 as is_won,
         cast(case when state in (1, 2) then coalesce(actual_close, estimated_close)
             else estimated_close end as date) as close_date,
         case replace(lower(trim(forecast_category_label)), ' ', '_')
@@ -57,7 +55,7 @@ final as (
         end as forecast_category,
         created_at,
         modified_at
-    from renamed
-)
+    from fields
+),
 
-select * from final
+{{final}}

@@ -1,4 +1,5 @@
--- crm.users from Dataverse systemuser
+-- crm.users from Dataverse systemuser (a blank region or territory is none; renamed here,
+-- the rest is common/users.sql)
 with source as (
     select * from {{raw}}
     where not _is_deleted
@@ -10,24 +11,10 @@ renamed as (
         {{c:fullname}} as user_name,
         {{c:internalemailaddress}} as email,
         {{c:address1_country}} as country,
-        {{f:user_region}} as crm_region,
-        {{f:user_territory}} as crm_territory,
-        {{c:isdisabled}} as is_disabled
+        nullif(trim({{f:user_region}}), '') as crm_region,
+        nullif(trim({{f:user_territory}}), '') as crm_territory,
+        not coalesce({{c:isdisabled}}, false) as is_active
     from source
 ),
 
-final as (
-    select
-        '{{source}}:' || renamed.user_id as user_key,
-        '{{source}}' as source,
-        renamed.user_id as source_id,
-        renamed.user_name as name,
-        renamed.email,
-        coalesce(nullif(trim(renamed.crm_region), ''), regions.region) as region,
-        nullif(trim(renamed.crm_territory), '') as territory,
-        not coalesce(renamed.is_disabled, false) as is_active
-    from renamed
-    left join _kamsync_regions as regions on regions.country = renamed.country
-)
-
-select * from final
+{{final}}

@@ -1,4 +1,4 @@
--- crm.contacts from Salesforce Contact
+-- crm.contacts from Salesforce Contact (renamed here; the rest is common/contacts.sql)
 with source as (
     select * from {{raw}}
     where not _is_deleted
@@ -16,28 +16,4 @@ renamed as (
     from source
 ),
 
-roles as (
-    select
-        *,
-        replace(lower(trim(cast(buying_role_label as varchar))), ' ', '_') as role_code
-    from renamed
-),
-
-final as (
-    select
-        '{{source}}:' || contact_id as contact_key,
-        '{{source}}' as source,
-        contact_id as source_id,
-        case when account_id is not null then '{{source}}:' || account_id end as account_key,
-        contact_name as name,
-        title,
-        case
-            when role_code in ('decision_maker', 'influencer', 'user', 'gatekeeper') then role_code
-        end as buying_role,
-        coalesce(role_code = 'decision_maker', false) as is_decision_maker,
-        email,
-        modified_at
-    from roles
-)
-
-select * from final
+{{final}}

@@ -1,4 +1,5 @@
--- crm.opportunities from Salesforce Opportunity (Probability is a percentage there)
+-- crm.opportunities from Salesforce Opportunity (Probability is a percentage there; renamed
+-- here, the rest is common/opportunities.sql)
 with source as (
     select * from {{raw}}
     where not _is_deleted
@@ -16,27 +17,7 @@ renamed as (
         {{c:IsClosed}} as is_closed,
         {{c:IsWon}} as is_won,
         {{c:CloseDate}} as close_date,
-        {{c:ForecastCategoryName}} as forecast_category_label,
-        {{c:CreatedDate}} as created_at,
-        {{c:SystemModstamp}} as modified_at
-    from source
-),
-
-final as (
-    select
-        '{{source}}:' || opportunity_id as opportunity_key,
-        '{{source}}' as source,
-        opportunity_id as source_id,
-        case when account_id is not null then '{{source}}:' || account_id end as account_key,
-        case when owner_id is not null then '{{source}}:' || owner_id end as owner_user_key,
-        opportunity_name as name,
-        stage,
-        amount,
-        probability_percent / 100.0 as probability,
-        coalesce(is_closed, false) as is_closed,
-        coalesce(is_won, false) as is_won,
-        close_date,
-        case replace(lower(trim(forecast_category_label)), ' ', '_')
+        case replace(lower(trim({{c:ForecastCategoryName}})), ' ', '_')
             when 'pipeline' then 'pipeline'
             when 'best_case' then 'best_case'
             when 'bestcase' then 'best_case'
@@ -45,9 +26,9 @@ final as (
             when 'closed' then 'closed'
             when 'omitted' then 'omitted'
         end as forecast_category,
-        created_at,
-        modified_at
-    from renamed
-)
+        {{c:CreatedDate}} as created_at,
+        {{c:SystemModstamp}} as modified_at
+    from source
+),
 
-select * from final
+{{final}}

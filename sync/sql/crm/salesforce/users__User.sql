@@ -1,4 +1,4 @@
--- crm.users from Salesforce User
+-- crm.users from Salesforce User (renamed here; the rest is common/users.sql)
 with source as (
     select * from {{raw}}
     where not _is_deleted
@@ -16,18 +16,4 @@ renamed as (
     from source
 ),
 
-final as (
-    select
-        '{{source}}:' || renamed.user_id as user_key,
-        '{{source}}' as source,
-        renamed.user_id as source_id,
-        renamed.user_name as name,
-        renamed.email,
-        coalesce(renamed.crm_region, regions.region) as region,
-        renamed.crm_territory as territory,
-        renamed.is_active
-    from renamed
-    left join _kamsync_regions as regions on regions.country = renamed.country
-)
-
-select * from final
+{{final}}
