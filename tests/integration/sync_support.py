@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +20,7 @@ from config.model import DynamicsSource, KamsyncConfig, SalesforceSource
 from connectors.base import Connector
 from connectors.dynamics import DynamicsConnector
 from connectors.emulator.emulator import Emulator
+from connectors.emulator.server import Request
 from connectors.emulator.store import Store
 from connectors.salesforce import SalesforceConnector
 from sync.engine import SyncEngine, SyncResult
@@ -159,6 +162,34 @@ def kamsync(config: Path, *args: str, env: Mapping[str, str]) -> subprocess.Pope
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def killed_at_request(
+    emulator: Emulator, crm: str, request: int, start: Callable[[], subprocess.Popen[str]]
+) -> subprocess.Popen[str]:
+    """Start a child with ``start`` and SIGKILL it when ``crm`` receives its ``request``-th
+    request (before answering it); returns the child once it has ended, killed or finished."""
+    started = threading.Event()
+    children: list[subprocess.Popen[str]] = []
+    seen = 0
+    lock = threading.Lock()
+
+    def observe(_: Request) -> None:
+        nonlocal seen
+        with lock:
+            seen += 1
+            hit = seen == request
+        if hit and started.wait(timeout=60):
+            children[0].send_signal(signal.SIGKILL)
+
+    stop = emulator.observe_requests(crm, observe)
+    try:
+        children.append(start())
+        started.set()
+        children[0].communicate(timeout=300)
+    finally:
+        stop()
+    return children[0]
 
 
 def _norm(value: Any) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from tests.integration.sync_support import (
     assert_raw_matches_store,
     crm_keys,
     kamsync,
+    killed_at_request,
     load,
     no_duplicates,
     raw_rows,
@@ -132,15 +132,13 @@ def test_sync_killed_at_random_points_resumes_exactly(
     path = write_salesforce_config(tmp_path, emulator, "batch_size = 200\nbulk_threshold = 2500")
     assert sync_in_process(load(path, env), env).ok  # a committed state to kill incrementals from
     emulator.mutate(seed=seed, updates=120, inserts=40, soft_deletes=6, hard_deletes=6)
-    usage = emulator.salesforce.usage
-    start = usage.used
-    kill_after = random.Random(seed).randint(3, 30)
+    # the incremental run makes 19 requests: kill it at one of them (the assert below checks)
+    kill_at = random.Random(seed).randint(3, 18)
 
-    child = kamsync(path, "sync", env=env)
-    while child.poll() is None and usage.used - start < kill_after:
-        time.sleep(0.005)
-    child.send_signal(signal.SIGKILL)
-    child.wait(timeout=30)
+    child = killed_at_request(
+        emulator, "salesforce", kill_at, lambda: kamsync(path, "sync", env=env)
+    )
+    assert child.returncode == -signal.SIGKILL
 
     rerun = kamsync(path, "sync", env=env)
     _, err = rerun.communicate(timeout=300)
