@@ -26,17 +26,8 @@ from connectors.emulator.planting import tiers_within
 from connectors.emulator.truth import AccountTruth, Truth
 from connectors.emulator.world import generate_world
 from sync.cli import main
+from tests import mart_invariants as invariants
 from tests.e2e.world_support import accounts_in, warehouse_key, world_env, write_world_config
-from tests.mart_invariants import (
-    ADDITIVE_ROLLUP_METRICS,
-    SHARES_AND_RATES,
-    assert_groups_sum_their_members,
-    assert_health_is_the_weighted_mean_of_its_components,
-    assert_rollup_levels_sum_to_their_leaves,
-    assert_rollup_ratios_are_recomputed_from_sums,
-    assert_scores_within_their_scales,
-    assert_within_0_and_1,
-)
 
 SEED = 11
 ACCOUNTS = 600
@@ -193,17 +184,17 @@ def test_one_row_per_live_account(world: Analysed, mart: str) -> None:
     assert set(keys) == set(world.accounts)
 
 
-@pytest.mark.parametrize(("table", "column"), SHARES_AND_RATES)
+@pytest.mark.parametrize(("table", "column"), invariants.SHARES_AND_RATES)
 def test_shares_and_rates_lie_within_0_and_1(world: Analysed, table: str, column: str) -> None:
-    assert_within_0_and_1(world.con, table, column)
+    invariants.assert_within_0_and_1(world.con, table, column)
 
 
 def test_scores_lie_within_their_scales(world: Analysed) -> None:
-    assert_scores_within_their_scales(world.con)
+    invariants.assert_scores_within_their_scales(world.con)
 
 
 def test_health_weights_sum_to_1_and_the_score_is_their_weighted_mean(world: Analysed) -> None:
-    assert_health_is_the_weighted_mean_of_its_components(world.con, len(world.accounts))
+    invariants.assert_health_is_the_weighted_mean_of_its_components(world.con, len(world.accounts))
 
 
 def test_triage_scores_weigh_the_four_factors_with_weights_summing_to_1(world: Analysed) -> None:
@@ -221,9 +212,9 @@ def test_triage_scores_weigh_the_four_factors_with_weights_summing_to_1(world: A
         assert score == pytest.approx(weighted, abs=1e-4)
 
 
-@pytest.mark.parametrize("metric", ADDITIVE_ROLLUP_METRICS)
+@pytest.mark.parametrize("metric", invariants.ADDITIVE_ROLLUP_METRICS)
 def test_every_rollup_level_sums_to_its_leaves(world: Analysed, metric: str) -> None:
-    assert_rollup_levels_sum_to_their_leaves(world.con, metric)
+    invariants.assert_rollup_levels_sum_to_their_leaves(world.con, metric)
 
 
 def test_the_revenue_rollup_equals_the_planted_total(world: Analysed) -> None:
@@ -234,11 +225,11 @@ def test_the_revenue_rollup_equals_the_planted_total(world: Analysed) -> None:
 
 
 def test_rollup_ratios_are_recomputed_from_sums(world: Analysed) -> None:
-    assert_rollup_ratios_are_recomputed_from_sums(world.con)
+    invariants.assert_rollup_ratios_are_recomputed_from_sums(world.con)
 
 
 def test_groups_sum_their_members_and_the_planted_group_revenue(world: Analysed) -> None:
-    assert_groups_sum_their_members(world.con)
+    invariants.assert_groups_sum_their_members(world.con)
     planted: dict[str, float] = {}
     for account in world.accounts.values():
         planted[account.group] = planted.get(account.group, 0.0) + account.ttm_revenue

@@ -12,16 +12,7 @@ from analytics.runner import run_analysis
 from bench.synthetic import AS_OF, generate
 from config.model import AnalyticsConfig
 from sync.warehouse import migrate
-from tests.mart_invariants import (
-    ADDITIVE_ROLLUP_METRICS,
-    SHARES_AND_RATES,
-    assert_groups_sum_their_members,
-    assert_health_is_the_weighted_mean_of_its_components,
-    assert_rollup_levels_sum_to_their_leaves,
-    assert_rollup_ratios_are_recomputed_from_sums,
-    assert_scores_within_their_scales,
-    assert_within_0_and_1,
-)
+from tests import mart_invariants as invariants
 
 ACCOUNTS = 3000
 
@@ -63,34 +54,34 @@ def test_one_score_row_per_live_account(con: duckdb.DuckDBPyConnection) -> None:
         assert _one(con, f"select count(*) from kam.{mart}") == ACCOUNTS
 
 
-@pytest.mark.parametrize(("table", "column"), SHARES_AND_RATES)
+@pytest.mark.parametrize(("table", "column"), invariants.SHARES_AND_RATES)
 def test_shares_and_rates_lie_within_0_and_1(
     con: duckdb.DuckDBPyConnection, table: str, column: str
 ) -> None:
-    assert_within_0_and_1(con, table, column)
+    invariants.assert_within_0_and_1(con, table, column)
 
 
 def test_scores_lie_within_their_scales(con: duckdb.DuckDBPyConnection) -> None:
-    assert_scores_within_their_scales(con)
+    invariants.assert_scores_within_their_scales(con)
 
 
 def test_health_weights_sum_to_1_and_the_score_is_their_weighted_mean(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
-    assert_health_is_the_weighted_mean_of_its_components(con, ACCOUNTS)
+    invariants.assert_health_is_the_weighted_mean_of_its_components(con, ACCOUNTS)
 
 
-@pytest.mark.parametrize("metric", ADDITIVE_ROLLUP_METRICS)
+@pytest.mark.parametrize("metric", invariants.ADDITIVE_ROLLUP_METRICS)
 def test_every_rollup_level_sums_to_its_leaves(con: duckdb.DuckDBPyConnection, metric: str) -> None:
-    assert_rollup_levels_sum_to_their_leaves(con, metric)
+    invariants.assert_rollup_levels_sum_to_their_leaves(con, metric)
 
 
 def test_rollup_ratios_are_recomputed_from_sums(con: duckdb.DuckDBPyConnection) -> None:
-    assert_rollup_ratios_are_recomputed_from_sums(con)
+    invariants.assert_rollup_ratios_are_recomputed_from_sums(con)
 
 
 def test_groups_sum_their_members(con: duckdb.DuckDBPyConnection) -> None:
-    assert_groups_sum_their_members(con)
+    invariants.assert_groups_sum_their_members(con)
     assert _one(con, "select count(*) from kam.account_groups where group_type = 'global_match'")
 
 
