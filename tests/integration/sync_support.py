@@ -192,7 +192,9 @@ def killed_at_request(
     return children[0]
 
 
-def _norm(value: Any) -> Any:
+def comparable(value: Any) -> Any:
+    """A value as read from the warehouse or a store, in one form to compare: numbers as
+    normalised Decimals, datetimes as naive UTC."""
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, datetime):
@@ -202,6 +204,15 @@ def _norm(value: Any) -> Any:
     if isinstance(value, int | float | Decimal):
         return Decimal(str(value)).normalize()
     return value
+
+
+def query_set(db: Path, sql: str) -> set[tuple[Any, ...]]:
+    """The rows ``sql`` returns from the warehouse at ``db``, values made :func:`comparable`."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {tuple(comparable(v) for v in row) for row in con.execute(sql).fetchall()}
+    finally:
+        con.close()
 
 
 def raw_rows(db: Path, source: str, obj: str) -> dict[str, dict[str, Any]]:
@@ -214,12 +225,16 @@ def raw_rows(db: Path, source: str, obj: str) -> dict[str, dict[str, Any]]:
     finally:
         con.close()
     keep = [n for n in names if not n.startswith("_")]
-    return {row[names.index("Id")]: {n: _norm(row[names.index(n)]) for n in keep} for row in rows}
+    return {
+        row[names.index("Id")]: {n: comparable(row[names.index(n)]) for n in keep} for row in rows
+    }
 
 
 def store_rows(store: Store, obj: str, columns: list[str]) -> dict[str, dict[str, Any]]:
     """Live records of the emulated org, by Id, restricted to ``columns`` and normalised."""
-    return {record["Id"]: {c: _norm(record.get(c)) for c in columns} for record in store.live(obj)}
+    return {
+        record["Id"]: {c: comparable(record.get(c)) for c in columns} for record in store.live(obj)
+    }
 
 
 def assert_raw_matches_store(
@@ -272,7 +287,9 @@ def dataverse_raw_rows(db: Path, source: str, table: str, key: str) -> dict[str,
     finally:
         con.close()
     keep = [n for n in names if not n.startswith("_")]
-    return {row[names.index(key)]: {n: _norm(row[names.index(n)]) for n in keep} for row in rows}
+    return {
+        row[names.index(key)]: {n: comparable(row[names.index(n)]) for n in keep} for row in rows
+    }
 
 
 def dataverse_store_rows(store: Store, table: str, columns: list[str]) -> dict[str, dict[str, Any]]:
@@ -289,7 +306,7 @@ def dataverse_store_rows(store: Store, table: str, columns: list[str]) -> dict[s
         if column in labels:
             code = record.get(column.removesuffix("name"))
             return None if code is None else labels[column].get(code)
-        return _norm(record.get(column))
+        return comparable(record.get(column))
 
     key = definition.key
     return {r[key]: {c: value(r, c) for c in columns} for r in store.live(table)}
