@@ -215,6 +215,23 @@ def query_set(db: Path, sql: str) -> set[tuple[Any, ...]]:
         con.close()
 
 
+def snapshot(db: Path, source: str, tables: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """Row counts and latest load times of ``source``'s raw tables, and a fingerprint of
+    ``crm.accounts``: what a failed run must leave as it was."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        counts = [
+            con.execute(f'select count(*), max(_loaded_at) from raw_{source}."{t}"').fetchall()[0]
+            for t in tables
+        ]
+        crm = con.execute(
+            "select count(*), sum(hash(account_key, name)) from crm.accounts"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    return [*counts, crm]
+
+
 def raw_rows(db: Path, source: str, obj: str) -> dict[str, dict[str, Any]]:
     """Live rows of a raw table, by Id, values normalised, meta columns left out."""
     con = duckdb.connect(str(db), read_only=True)

@@ -37,6 +37,7 @@ from tests.integration.sync_support import (
     killed_at_request,
     load,
     salesforce_env,
+    snapshot,
     sync_in_process,
     write_dynamics_config,
 )
@@ -317,21 +318,6 @@ def test_one_warehouse_holds_both_crms_with_keys_that_never_collide(
     assert shared == len(expected_shared) > 0
 
 
-def _snapshot(db: Path) -> list[tuple[object, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        counts = [
-            con.execute(f'select count(*), max(_loaded_at) from raw_dv."{t}"').fetchall()[0]
-            for t in DYNAMICS_TABLES
-        ]
-        crm = con.execute(
-            "select count(*), sum(hash(account_key, name)) from crm.accounts"
-        ).fetchall()[0]
-    finally:
-        con.close()
-    return [*counts, crm]
-
-
 def test_malformed_answers_fail_clearly_and_leave_the_warehouse_as_it_was(
     emulator: Emulator,
     tmp_path: Path,
@@ -343,7 +329,7 @@ def test_malformed_answers_fail_clearly_and_leave_the_warehouse_as_it_was(
         monkeypatch.setenv(name, value)
     path = write_dynamics_config(tmp_path, emulator, "max_retries = 0")
     assert main(["--config", str(path), "sync"]) == 0
-    before = _snapshot(_db(tmp_path))
+    before = snapshot(_db(tmp_path), "dv", DYNAMICS_TABLES)
     emulator.mutate(seed=9, updates=50)
     emulator.set_faults("malformed:1.0")
     capsys.readouterr()
@@ -352,7 +338,7 @@ def test_malformed_answers_fail_clearly_and_leave_the_warehouse_as_it_was(
 
     err = capsys.readouterr().err
     assert "dv: read systemuser: the answer is not valid JSON" in err
-    assert _snapshot(_db(tmp_path)) == before
+    assert snapshot(_db(tmp_path), "dv", DYNAMICS_TABLES) == before
 
 
 def test_records_changing_during_a_sync_are_caught_by_the_next_one(

@@ -23,6 +23,7 @@ from tests.integration.sync_support import (
     no_duplicates,
     raw_rows,
     salesforce_env,
+    snapshot,
     sync_in_process,
     write_salesforce_config,
 )
@@ -176,21 +177,6 @@ def test_budget_stop_saves_state_and_the_next_run_continues(
     no_duplicates(_db(tmp_path), "sf")
 
 
-def _snapshot(db: Path) -> list[tuple[object, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        counts = [
-            con.execute(f'select count(*), max(_loaded_at) from raw_sf."{obj}"').fetchall()[0]
-            for obj in SALESFORCE_OBJECTS
-        ]
-        crm = con.execute(
-            "select count(*), sum(hash(account_key, name)) from crm.accounts"
-        ).fetchall()[0]
-    finally:
-        con.close()
-    return [*counts, crm]
-
-
 @pytest.mark.parametrize("fault", ["malformed:1.0"])
 def test_malformed_answers_fail_clearly_and_leave_the_warehouse_as_it_was(
     emulator: Emulator,
@@ -204,7 +190,7 @@ def test_malformed_answers_fail_clearly_and_leave_the_warehouse_as_it_was(
         monkeypatch.setenv(name, value)
     path = write_salesforce_config(tmp_path, emulator, "max_retries = 0")
     assert main(["--config", str(path), "sync"]) == 0
-    before = _snapshot(_db(tmp_path))
+    before = snapshot(_db(tmp_path), "sf", SALESFORCE_OBJECTS)
     emulator.mutate(seed=9, updates=50)
     emulator.set_faults(fault)
     capsys.readouterr()
@@ -213,7 +199,7 @@ def test_malformed_answers_fail_clearly_and_leave_the_warehouse_as_it_was(
 
     err = capsys.readouterr().err
     assert "sf: " in err and ("not valid JSON" in err or "malformed" in err.lower())
-    assert _snapshot(_db(tmp_path)) == before
+    assert snapshot(_db(tmp_path), "sf", SALESFORCE_OBJECTS) == before
 
 
 def test_no_secret_reaches_logs_the_warehouse_or_errors(emulator: Emulator, tmp_path: Path) -> None:
