@@ -8,6 +8,8 @@ level summing to its leaves with ratios recomputed from the sums, groups summing
 
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
 import pytest
 
@@ -36,7 +38,7 @@ ADDITIVE_ROLLUP_METRICS = (
 HEALTH_COMPONENTS = 6
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[object, ...]]:
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
     return con.execute(sql).fetchall()
 
 
@@ -84,7 +86,7 @@ def assert_health_is_the_weighted_mean_of_its_components(
 
 def assert_rollup_levels_sum_to_their_leaves(con: duckdb.DuckDBPyConnection, metric: str) -> None:
     """Every geography level of ``kam.rollups`` sums ``metric`` to the accounts' total."""
-    totals = dict(
+    totals: dict[Any, Any] = dict(
         _rows(con, f"select entity_level, sum({metric}) from kam.rollups group by entity_level")
     )
     leaves = totals["account"]

@@ -14,14 +14,16 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import pytest
 
+from config.model import DynamicsSource
 from connectors.dynamics import DynamicsConnector
 from connectors.emulator.dataverse_auth import create_client_certificate
 from connectors.emulator.emulator import Emulator
-from connectors.emulator.world import generate_world
+from connectors.emulator.world import World, generate_world
 from sync.cli import main
 from sync.engine import SyncEngine
 from sync.warehouse import Warehouse
@@ -229,7 +231,9 @@ def test_a_token_expiring_while_a_sync_is_paused_drops_the_stale_pages(
         stopped = SyncEngine(
             config,
             con,
-            connector_factory=lambda s: DynamicsConnector(s, env=env, sleep=lambda _s: None),
+            connector_factory=lambda s: DynamicsConnector(
+                cast(DynamicsSource, s), env=env, sleep=lambda _s: None
+            ),
             should_stop=lambda: next(asked),  # after the first delta page (changed[0], [1])
         ).run()
     assert stopped.sources[0].status == "stopped"
@@ -285,6 +289,7 @@ def test_one_warehouse_holds_both_crms_with_keys_that_never_collide(
     # crm is rebuilt after each source's merge, but the planted parent cycle is reported once
     cycle_warnings = [r.getMessage() for r in caplog.records if "parent cycle" in r.getMessage()]
     assert len(cycle_warnings) == 1
+    assert isinstance(emulator.world, World)
     planted = emulator.world.truth.parent_cycle
     assert all(f"'sf:{key.split(':', 1)[1]}'" in cycle_warnings[0] for key in planted)
     assert_raw_matches_store(_db(tmp_path), "sf", emulator.world.salesforce)

@@ -131,6 +131,7 @@ def test_whitespace_covers_every_account_and_family_with_consecutive_gap_ranks(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
     families = _one(con, "select count(distinct family) from crm.products")
+    assert isinstance(families, int)
     assert _one(con, "select count(*) from kam.whitespace") == ACCOUNTS * families
     assert con.execute(
         "select count(*) from (select account_key, count(*) filter (where status = 'gap') as gaps, "
