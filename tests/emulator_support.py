@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
+
+from simple_salesforce.exceptions import SalesforceError
 
 from connectors.emulator.sfwrite import salesforce_id
 from connectors.emulator.store import FieldDef, Store, TableDef
+
+
+def error_body(error: SalesforceError) -> Any:
+    """The error body simple-salesforce raised with: it keeps the decoded JSON in ``content``
+    (a list of ``{"errorCode", "message"}``), though it annotates that attribute as bytes."""
+    return cast(Any, error.content)
+
 
 CLOCK = datetime(2024, 6, 30, 12, 0, tzinfo=UTC)
 ACCOUNTS = 450

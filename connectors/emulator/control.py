@@ -179,9 +179,12 @@ class Routed:
     def __init__(self, app: App, control: App) -> None:
         self.app = app
         self.control = control
+        self.observers: list[Callable[[Request], None]] = []
 
     def handle(self, request: Request) -> Response:
-        """Route one request."""
+        """Route one request; a CRM request is shown to every observer before it is answered."""
         if request.path == PREFIX or request.path.startswith(PREFIX + "/"):
             return self.control.handle(request)
+        for observe in tuple(self.observers):
+            observe(request)
         return self.app.handle(request)

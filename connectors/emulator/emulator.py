@@ -10,6 +10,7 @@
         emulator.set_faults("429:0.1", seed=3)
         emulator.mutate(seed=1)        # incremental changes in both orgs
         emulator.write_log()           # every write received
+        emulator.observe_requests("salesforce", print)  # each request, before it is answered
 
 The world comes from :func:`~connectors.emulator.world.generate_world` (or is passed in).  The
 Salesforce org listens on ``port`` (0: any free port), the Dataverse org on ``port + 1`` (or any
@@ -42,7 +43,7 @@ from connectors.emulator.faults import FaultPlan
 from connectors.emulator.mutate import MutationSummary
 from connectors.emulator.mutate import mutate as mutate_world
 from connectors.emulator.salesforce import SalesforceApp
-from connectors.emulator.server import App, EmulatorServer
+from connectors.emulator.server import EmulatorServer, Request
 from connectors.emulator.sfauth import SalesforceCredentials
 from connectors.emulator.store import Store, WriteLogEntry
 from connectors.emulator.tls import TlsFiles, create_ca
@@ -65,6 +66,7 @@ class WorldLike(Protocol):
 class _Listener:
     server: EmulatorServer
     url: str
+    routed: Routed
 
 
 class Emulator:
@@ -163,9 +165,9 @@ class Emulator:
             store, self._dv_credentials, FaultPlan.parse(spec, fault_seed), settings=settings
         )
 
-    def _listen(self, name: str, app: App, tls: TlsFiles, port: int) -> None:
+    def _listen(self, name: str, app: Routed, tls: TlsFiles, port: int) -> None:
         server = EmulatorServer(app, tls, name=name, host=self.host, port=port).start()
-        self._listeners[name] = _Listener(server, server.url)
+        self._listeners[name] = _Listener(server, server.url, app)
 
     def stop(self) -> None:
         """Stop every listener and remove the temporary work directory."""
@@ -260,6 +262,15 @@ class Emulator:
         }
 
     # ------------------------------------------------------------------ controls
+
+    def observe_requests(self, crm: str, observer: Callable[[Request], None]) -> Callable[[], None]:
+        """Show ``observer`` every request to ``crm`` (``salesforce`` or ``dynamics``) before it
+        is answered, on the serving thread; control requests are not shown.  Returns the
+        function that stops it.  For tests that act at an exact point of a client's run, e.g.
+        kill it while it waits for its n-th answer."""
+        observers = self._listener(crm).routed.observers
+        observers.append(observer)
+        return lambda: observers.remove(observer)
 
     def set_faults(self, spec: str | None, seed: int = 0) -> None:
         """Inject ``spec``'s faults from now on in both orgs (None or "" for none)."""

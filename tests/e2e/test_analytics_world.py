@@ -26,6 +26,7 @@ from connectors.emulator.planting import tiers_within
 from connectors.emulator.truth import AccountTruth, Truth
 from connectors.emulator.world import generate_world
 from sync.cli import main
+from tests import mart_invariants as invariants
 from tests.e2e.world_support import accounts_in, warehouse_key, world_env, write_world_config
 
 SEED = 11
@@ -183,52 +184,17 @@ def test_one_row_per_live_account(world: Analysed, mart: str) -> None:
     assert set(keys) == set(world.accounts)
 
 
-@pytest.mark.parametrize(
-    ("table", "column"),
-    [
-        ("wallet_share", "share"),
-        ("account_groups", "wallet_share"),
-        ("rollups", "wallet_share"),
-        ("account_scores", "wallet_share"),
-        ("call_frequency", "compliance"),
-        ("call_frequency", "decision_maker_coverage"),
-        ("whitespace", "peer_adoption_rate"),
-        ("rollups", "win_rate"),
-    ],
-)
+@pytest.mark.parametrize(("table", "column"), invariants.SHARES_AND_RATES)
 def test_shares_and_rates_lie_within_0_and_1(world: Analysed, table: str, column: str) -> None:
-    low, high, count = world.rows(
-        f"select min({column}), max({column}), count({column}) from kam.{table}"
-    )[0]
-    assert isinstance(low, float) and isinstance(high, float)
-    assert count
-    assert 0 <= low <= high <= 1
+    invariants.assert_within_0_and_1(world.con, table, column)
 
 
 def test_scores_lie_within_their_scales(world: Analysed) -> None:
-    assert world.rows(
-        "select min(health_score) >= 0, max(health_score) <= 100 from kam.account_health"
-    ) == [(True, True)]
-    assert world.rows(
-        "select min(score) >= 0, max(score) <= 100 from kam.account_health_components"
-    ) == [(True, True)]
-    assert world.rows(
-        "select min(triage_score) >= 1, max(triage_score) <= 10 from kam.account_groups"
-    ) == [(True, True)]
-    assert world.one("select count(*) from kam.wallet_share where headroom < 0") == 0
+    invariants.assert_scores_within_their_scales(world.con)
 
 
 def test_health_weights_sum_to_1_and_the_score_is_their_weighted_mean(world: Analysed) -> None:
-    rows = world.rows(
-        "select c.account_key, sum(c.weight), count(*), round(sum(c.weighted_score), 1), "
-        "any_value(h.health_score) from kam.account_health_components c "
-        "join kam.account_health h using (account_key) group by c.account_key"
-    )
-    assert len(rows) == len(world.accounts)
-    for _key, weights, components, mean, score in rows:
-        assert weights == pytest.approx(1.0)
-        assert components == 6
-        assert mean == pytest.approx(score)
+    invariants.assert_health_is_the_weighted_mean_of_its_components(world.con, len(world.accounts))
 
 
 def test_triage_scores_weigh_the_four_factors_with_weights_summing_to_1(world: Analysed) -> None:
@@ -246,27 +212,9 @@ def test_triage_scores_weigh_the_four_factors_with_weights_summing_to_1(world: A
         assert score == pytest.approx(weighted, abs=1e-4)
 
 
-@pytest.mark.parametrize(
-    "metric",
-    [
-        "account_count",
-        "revenue_ttm",
-        "revenue_prior_ttm",
-        "wallet_estimate",
-        "headroom",
-        "open_pipeline_amount",
-        "won_count_ttm",
-        "lost_count_ttm",
-    ],
-)
+@pytest.mark.parametrize("metric", invariants.ADDITIVE_ROLLUP_METRICS)
 def test_every_rollup_level_sums_to_its_leaves(world: Analysed, metric: str) -> None:
-    totals = dict(
-        world.rows(f"select entity_level, sum({metric}) from kam.rollups group by entity_level")
-    )
-    leaves = totals["account"]
-    assert isinstance(leaves, int | float) and leaves > 0
-    for level in ("territory", "region", "national", "global"):
-        assert totals[level] == pytest.approx(leaves)
+    invariants.assert_rollup_levels_sum_to_their_leaves(world.con, metric)
 
 
 def test_the_revenue_rollup_equals_the_planted_total(world: Analysed) -> None:
@@ -277,34 +225,11 @@ def test_the_revenue_rollup_equals_the_planted_total(world: Analysed) -> None:
 
 
 def test_rollup_ratios_are_recomputed_from_sums(world: Analysed) -> None:
-    rows = world.rows(
-        "select revenue_ttm, wallet_estimate, wallet_share from kam.rollups "
-        "where entity_level <> 'account' and wallet_estimate > 0"
-    )
-    assert rows
-    for revenue, wallet, share in rows:
-        assert isinstance(revenue, float) and isinstance(wallet, float)
-        assert share == pytest.approx(revenue / wallet)
+    invariants.assert_rollup_ratios_are_recomputed_from_sums(world.con)
 
 
 def test_groups_sum_their_members_and_the_planted_group_revenue(world: Analysed) -> None:
-    mismatches = world.rows(
-        """
-        select g.group_key
-        from kam.account_groups g
-        join (
-            select k.group_key, count(*) as members, sum(w.our_revenue_ttm) as revenue,
-                   sum(w.headroom) as headroom, sum(w.wallet_estimate) as wallet
-            from kam.key_accounts k join kam.wallet_share w using (account_key)
-            group by k.group_key
-        ) m using (group_key)
-        where g.member_count <> m.members
-           or abs(g.revenue_ttm - m.revenue) > 1e-6 * greatest(1, m.revenue)
-           or abs(g.headroom - m.headroom) > 1e-6 * greatest(1, m.headroom)
-           or abs(g.wallet_estimate - m.wallet) > 1e-6 * greatest(1, m.wallet)
-        """
-    )
-    assert mismatches == []
+    invariants.assert_groups_sum_their_members(world.con)
     planted: dict[str, float] = {}
     for account in world.accounts.values():
         planted[account.group] = planted.get(account.group, 0.0) + account.ttm_revenue

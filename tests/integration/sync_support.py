@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +20,7 @@ from config.model import DynamicsSource, KamsyncConfig, SalesforceSource
 from connectors.base import Connector
 from connectors.dynamics import DynamicsConnector
 from connectors.emulator.emulator import Emulator
+from connectors.emulator.server import Request
 from connectors.emulator.store import Store
 from connectors.salesforce import SalesforceConnector
 from sync.engine import SyncEngine, SyncResult
@@ -161,7 +164,37 @@ def kamsync(config: Path, *args: str, env: Mapping[str, str]) -> subprocess.Pope
     )
 
 
-def _norm(value: Any) -> Any:
+def killed_at_request(
+    emulator: Emulator, crm: str, request: int, start: Callable[[], subprocess.Popen[str]]
+) -> subprocess.Popen[str]:
+    """Start a child with ``start`` and SIGKILL it when ``crm`` receives its ``request``-th
+    request (before answering it); returns the child once it has ended, killed or finished."""
+    started = threading.Event()
+    children: list[subprocess.Popen[str]] = []
+    seen = 0
+    lock = threading.Lock()
+
+    def observe(_: Request) -> None:
+        nonlocal seen
+        with lock:
+            seen += 1
+            hit = seen == request
+        if hit and started.wait(timeout=60):
+            children[0].send_signal(signal.SIGKILL)
+
+    stop = emulator.observe_requests(crm, observe)
+    try:
+        children.append(start())
+        started.set()
+        children[0].communicate(timeout=300)
+    finally:
+        stop()
+    return children[0]
+
+
+def comparable(value: Any) -> Any:
+    """A value as read from the warehouse or a store, in one form to compare: numbers as
+    normalised Decimals, datetimes as naive UTC."""
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, datetime):
@@ -171,6 +204,32 @@ def _norm(value: Any) -> Any:
     if isinstance(value, int | float | Decimal):
         return Decimal(str(value)).normalize()
     return value
+
+
+def query_set(db: Path, sql: str) -> set[tuple[Any, ...]]:
+    """The rows ``sql`` returns from the warehouse at ``db``, values made :func:`comparable`."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {tuple(comparable(v) for v in row) for row in con.execute(sql).fetchall()}
+    finally:
+        con.close()
+
+
+def snapshot(db: Path, source: str, tables: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """Row counts and latest load times of ``source``'s raw tables, and a fingerprint of
+    ``crm.accounts``: what a failed run must leave as it was."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        counts = [
+            con.execute(f'select count(*), max(_loaded_at) from raw_{source}."{t}"').fetchall()[0]
+            for t in tables
+        ]
+        crm = con.execute(
+            "select count(*), sum(hash(account_key, name)) from crm.accounts"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    return [*counts, crm]
 
 
 def raw_rows(db: Path, source: str, obj: str) -> dict[str, dict[str, Any]]:
@@ -183,12 +242,16 @@ def raw_rows(db: Path, source: str, obj: str) -> dict[str, dict[str, Any]]:
     finally:
         con.close()
     keep = [n for n in names if not n.startswith("_")]
-    return {row[names.index("Id")]: {n: _norm(row[names.index(n)]) for n in keep} for row in rows}
+    return {
+        row[names.index("Id")]: {n: comparable(row[names.index(n)]) for n in keep} for row in rows
+    }
 
 
 def store_rows(store: Store, obj: str, columns: list[str]) -> dict[str, dict[str, Any]]:
     """Live records of the emulated org, by Id, restricted to ``columns`` and normalised."""
-    return {record["Id"]: {c: _norm(record.get(c)) for c in columns} for record in store.live(obj)}
+    return {
+        record["Id"]: {c: comparable(record.get(c)) for c in columns} for record in store.live(obj)
+    }
 
 
 def assert_raw_matches_store(
@@ -241,7 +304,9 @@ def dataverse_raw_rows(db: Path, source: str, table: str, key: str) -> dict[str,
     finally:
         con.close()
     keep = [n for n in names if not n.startswith("_")]
-    return {row[names.index(key)]: {n: _norm(row[names.index(n)]) for n in keep} for row in rows}
+    return {
+        row[names.index(key)]: {n: comparable(row[names.index(n)]) for n in keep} for row in rows
+    }
 
 
 def dataverse_store_rows(store: Store, table: str, columns: list[str]) -> dict[str, dict[str, Any]]:
@@ -258,7 +323,7 @@ def dataverse_store_rows(store: Store, table: str, columns: list[str]) -> dict[s
         if column in labels:
             code = record.get(column.removesuffix("name"))
             return None if code is None else labels[column].get(code)
-        return _norm(record.get(column))
+        return comparable(record.get(column))
 
     key = definition.key
     return {r[key]: {c: value(r, c) for c in columns} for r in store.live(table)}

@@ -10,15 +10,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 from connectors.emulator.emulator import Emulator
 from connectors.emulator.store import Store
 from connectors.emulator.world import World
 from tests.integration.sync_support import (
+    comparable,
     dynamics_env,
     load,
+    query_set,
     sync_in_process,
     write_dynamics_config,
 )
@@ -49,22 +50,6 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator,
         config = load(write_dynamics_config(directory, emulator), env)
         assert sync_in_process(config, env).ok
         yield emulator, directory / "kamsync.duckdb"
-
-
-def _rows(db: Path, sql: str) -> set[tuple[Any, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return {tuple(_plain(v) for v in row) for row in con.execute(sql).fetchall()}
-    finally:
-        con.close()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float | int | Decimal) and not isinstance(value, bool):
-        return Decimal(str(value)).normalize()
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None)
-    return value
 
 
 def _key(value: str | None) -> str | None:
@@ -98,15 +83,15 @@ def test_accounts_and_users(synced: tuple[Emulator, Path]) -> None:
             a.get("address1_country"),
             users[a["ownerid"]].get("new_region"),
             users[a["ownerid"]].get("new_territory"),
-            _plain(a.get("revenue")),
-            _plain(a.get("numberofemployees")),
-            _plain(a.get("new_walletestimate")),
+            comparable(a.get("revenue")),
+            comparable(a.get("numberofemployees")),
+            comparable(a.get("new_walletestimate")),
             a.get("new_globalmatchkey") or None,
-            _plain(a.get("new_marketposition")),
+            comparable(a.get("new_marketposition")),
         )
         for a in store.live("account")
     }
-    landed = _rows(
+    landed = query_set(
         db,
         "select account_key, name, parent_account_key, owner_user_key, industry, country, region, "
         "territory, annual_revenue, employees, wallet_estimate_crm, global_match_key, "
@@ -123,7 +108,10 @@ def test_accounts_and_users(synced: tuple[Emulator, Path]) -> None:
         )
         for u in store.live("systemuser")
     }
-    assert _rows(db, "select user_key, name, region, territory, is_active from crm.users") == people
+    assert (
+        query_set(db, "select user_key, name, region, territory, is_active from crm.users")
+        == people
+    )
 
 
 def test_contacts_products_opportunities_and_lines(synced: tuple[Emulator, Path]) -> None:
@@ -136,13 +124,13 @@ def test_contacts_products_opportunities_and_lines(synced: tuple[Emulator, Path]
         account = c.get("parentcustomerid") if c.get("parentcustomeridtype") == "account" else None
         contacts.add((_key(c["contactid"]), _key(account), role, role == "decision_maker"))
     assert (
-        _rows(
+        query_set(
             db, "select contact_key, account_key, buying_role, is_decision_maker from crm.contacts"
         )
         == contacts
     )
     products = {p["productid"]: p for p in store.live("product")}
-    assert _rows(db, "select product_key, name, family from crm.products") == {
+    assert query_set(db, "select product_key, name, family from crm.products") == {
         (_key(i), p["name"], products[p["parentproductid"]]["name"])
         for i, p in products.items()
         if p["productstructure"] != 2
@@ -154,8 +142,8 @@ def test_contacts_products_opportunities_and_lines(synced: tuple[Emulator, Path]
             (
                 _key(o["opportunityid"]),
                 _key(o["parentaccountid"]),
-                _plain(o["actualvalue"] if won else o["estimatedvalue"]),
-                _plain(Decimal(o["closeprobability"]) / 100),
+                comparable(o["actualvalue"] if won else o["estimatedvalue"]),
+                comparable(Decimal(o["closeprobability"]) / 100),
                 closed,
                 won,
                 o["actualclosedate"] if closed else o["estimatedclosedate"],
@@ -164,7 +152,7 @@ def test_contacts_products_opportunities_and_lines(synced: tuple[Emulator, Path]
             )
         )
     assert (
-        _rows(
+        query_set(
             db,
             "select opportunity_key, account_key, amount, probability, is_closed, is_won, "
             "close_date, stage, forecast_category from crm.opportunities",
@@ -176,13 +164,13 @@ def test_contacts_products_opportunities_and_lines(synced: tuple[Emulator, Path]
             _key(li["opportunityproductid"]),
             _key(li["opportunityid"]),
             _key(li["productid"]),
-            _plain(li["quantity"]),
-            _plain(li["extendedamount"]),
+            comparable(li["quantity"]),
+            comparable(li["extendedamount"]),
         )
         for li in store.live("opportunityproduct")
     }
     assert (
-        _rows(
+        query_set(
             db,
             "select line_key, opportunity_key, product_key, quantity, total_price "
             "from crm.opportunity_lines",
@@ -224,7 +212,7 @@ def test_activities_with_their_regarding_account_and_contact(
                     a["statecode"] == 1,
                 )
             )
-    landed = _rows(
+    landed = query_set(
         db,
         "select activity_key, source_object, account_key, contact_key, owner_user_key, "
         "activity_type, activity_date, is_completed from crm.activities",
@@ -240,7 +228,7 @@ def test_the_planted_truth_comes_back_from_crm(synced: tuple[Emulator, Path]) ->
     window = AS_OF - timedelta(days=364)
     revenue = {
         r[0]: r[1]
-        for r in _rows(
+        for r in query_set(
             db,
             "select account_key, sum(amount) from crm.opportunities where is_won "
             f"and close_date between '{window}' and '{AS_OF}' group by 1",
@@ -248,7 +236,7 @@ def test_the_planted_truth_comes_back_from_crm(synced: tuple[Emulator, Path]) ->
     }
     last_contact = {
         r[0]: r[1]
-        for r in _rows(
+        for r in query_set(
             db,
             "select account_key, max(activity_date) from crm.activities where is_completed "
             f"and activity_type in ('call', 'meeting', 'visit', 'email') "
@@ -257,10 +245,10 @@ def test_the_planted_truth_comes_back_from_crm(synced: tuple[Emulator, Path]) ->
     }
     accounts = {
         r[0]: r[1:]
-        for r in _rows(db, "select account_key, country, region, territory from crm.accounts")
+        for r in query_set(db, "select account_key, country, region, territory from crm.accounts")
     }
     assert truth.keys() == accounts.keys()
     for key, planted in truth.items():
-        assert revenue.get(key, Decimal(0)) == _plain(round(planted.ttm_revenue, 2)), key
+        assert revenue.get(key, Decimal(0)) == comparable(round(planted.ttm_revenue, 2)), key
         assert last_contact.get(key) == planted.last_contact_date, key
         assert accounts[key] == (planted.country, planted.region, planted.territory), key

@@ -10,19 +10,20 @@ from __future__ import annotations
 import logging
 import random
 import signal
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import pytest
 
+from config.model import DynamicsSource
 from connectors.dynamics import DynamicsConnector
 from connectors.emulator.dataverse_auth import create_client_certificate
 from connectors.emulator.emulator import Emulator
-from connectors.emulator.world import generate_world
+from connectors.emulator.world import World, generate_world
 from sync.cli import main
 from sync.engine import SyncEngine
 from sync.warehouse import Warehouse
@@ -35,8 +36,10 @@ from tests.integration.sync_support import (
     dataverse_no_duplicates,
     dynamics_env,
     kamsync,
+    killed_at_request,
     load,
     salesforce_env,
+    snapshot,
     sync_in_process,
     write_dynamics_config,
 )
@@ -158,11 +161,6 @@ def test_faults_during_sync_change_nothing_in_the_result(
     dataverse_no_duplicates(_db(tmp_path), "dv", emulator.world.dynamics)
 
 
-def _requests_seen(emulator: Emulator) -> int:
-    # the emulator's count of authenticated Web API requests (it has no public usage counter)
-    return emulator.dynamics._counters.authenticated
-
-
 @pytest.mark.parametrize(("seed", "incremental"), [(1, False), (2, True), (3, True)])
 def test_sync_killed_at_random_pages_resumes_exactly(
     emulator: Emulator, tmp_path: Path, seed: int, incremental: bool
@@ -172,14 +170,11 @@ def test_sync_killed_at_random_pages_resumes_exactly(
     if incremental:
         assert sync_in_process(load(path, env), env).ok
         emulator.mutate(seed=seed, updates=300, inserts=200, soft_deletes=20, hard_deletes=20)
-    start = _requests_seen(emulator)
-    kill_after = random.Random(seed).randint(3, 25)
+    # a full run makes 39 requests, the incremental one 13: kill it at one of them
+    kill_at = random.Random(seed).randint(3, 12 if incremental else 38)
 
-    child = kamsync(path, "sync", env=env)
-    while child.poll() is None and _requests_seen(emulator) - start < kill_after:
-        time.sleep(0.002)
-    child.send_signal(signal.SIGKILL)
-    child.wait(timeout=30)
+    child = killed_at_request(emulator, "dynamics", kill_at, lambda: kamsync(path, "sync", env=env))
+    assert child.returncode == -signal.SIGKILL
 
     rerun = kamsync(path, "sync", env=env)
     _, err = rerun.communicate(timeout=300)
@@ -236,7 +231,9 @@ def test_a_token_expiring_while_a_sync_is_paused_drops_the_stale_pages(
         stopped = SyncEngine(
             config,
             con,
-            connector_factory=lambda s: DynamicsConnector(s, env=env, sleep=lambda _s: None),
+            connector_factory=lambda s: DynamicsConnector(
+                cast(DynamicsSource, s), env=env, sleep=lambda _s: None
+            ),
             should_stop=lambda: next(asked),  # after the first delta page (changed[0], [1])
         ).run()
     assert stopped.sources[0].status == "stopped"
@@ -292,6 +289,7 @@ def test_one_warehouse_holds_both_crms_with_keys_that_never_collide(
     # crm is rebuilt after each source's merge, but the planted parent cycle is reported once
     cycle_warnings = [r.getMessage() for r in caplog.records if "parent cycle" in r.getMessage()]
     assert len(cycle_warnings) == 1
+    assert isinstance(emulator.world, World)
     planted = emulator.world.truth.parent_cycle
     assert all(f"'sf:{key.split(':', 1)[1]}'" in cycle_warnings[0] for key in planted)
     assert_raw_matches_store(_db(tmp_path), "sf", emulator.world.salesforce)
@@ -325,21 +323,6 @@ def test_one_warehouse_holds_both_crms_with_keys_that_never_collide(
     assert shared == len(expected_shared) > 0
 
 
-def _snapshot(db: Path) -> list[tuple[object, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        counts = [
-            con.execute(f'select count(*), max(_loaded_at) from raw_dv."{t}"').fetchall()[0]
-            for t in DYNAMICS_TABLES
-        ]
-        crm = con.execute(
-            "select count(*), sum(hash(account_key, name)) from crm.accounts"
-        ).fetchall()[0]
-    finally:
-        con.close()
-    return [*counts, crm]
-
-
 def test_malformed_answers_fail_clearly_and_leave_the_warehouse_as_it_was(
     emulator: Emulator,
     tmp_path: Path,
@@ -351,7 +334,7 @@ def test_malformed_answers_fail_clearly_and_leave_the_warehouse_as_it_was(
         monkeypatch.setenv(name, value)
     path = write_dynamics_config(tmp_path, emulator, "max_retries = 0")
     assert main(["--config", str(path), "sync"]) == 0
-    before = _snapshot(_db(tmp_path))
+    before = snapshot(_db(tmp_path), "dv", DYNAMICS_TABLES)
     emulator.mutate(seed=9, updates=50)
     emulator.set_faults("malformed:1.0")
     capsys.readouterr()
@@ -360,7 +343,7 @@ def test_malformed_answers_fail_clearly_and_leave_the_warehouse_as_it_was(
 
     err = capsys.readouterr().err
     assert "dv: read systemuser: the answer is not valid JSON" in err
-    assert _snapshot(_db(tmp_path)) == before
+    assert snapshot(_db(tmp_path), "dv", DYNAMICS_TABLES) == before
 
 
 def test_records_changing_during_a_sync_are_caught_by_the_next_one(

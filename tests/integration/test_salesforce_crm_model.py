@@ -7,14 +7,15 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
 
 from connectors.emulator.emulator import Emulator
 from tests.integration.sync_support import (
+    comparable,
     load,
+    query_set,
     salesforce_env,
     sync_in_process,
     write_salesforce_config,
@@ -31,22 +32,6 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator,
         config = load(write_salesforce_config(directory, emulator), env)
         assert sync_in_process(config, env).ok
         yield emulator, directory / "kamsync.duckdb"
-
-
-def _rows(db: Path, sql: str) -> set[tuple[Any, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return {tuple(_plain(v) for v in row) for row in con.execute(sql).fetchall()}
-    finally:
-        con.close()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float | int | Decimal) and not isinstance(value, bool):
-        return Decimal(str(value)).normalize()
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None)
-    return value
 
 
 def _key(value: str | None) -> str | None:
@@ -67,15 +52,15 @@ def test_accounts(synced: tuple[Emulator, Path]) -> None:
             a.get("BillingCountry"),
             users[a["OwnerId"]].get("Region__c"),
             users[a["OwnerId"]].get("Territory__c"),
-            _plain(a.get("AnnualRevenue")),
-            _plain(a.get("NumberOfEmployees")),
-            _plain(a.get("Wallet_Estimate__c")),
+            comparable(a.get("AnnualRevenue")),
+            comparable(a.get("NumberOfEmployees")),
+            comparable(a.get("Wallet_Estimate__c")),
             a.get("Global_DUNS__c"),
-            _plain(a.get("Market_Position__c")),
+            comparable(a.get("Market_Position__c")),
         )
         for a in store.live("Account")
     }
-    landed = _rows(
+    landed = query_set(
         db,
         "select account_key, name, parent_account_key, owner_user_key, industry, country, region, "
         "territory, annual_revenue, employees, wallet_estimate_crm, global_match_key, "
@@ -98,7 +83,7 @@ def test_parent_cycle_is_flagged_and_others_reach_their_top(synced: tuple[Emulat
         return account
 
     expected = {(_key(a), _key(top(a)), top(a) is None) for a in parents}
-    landed = _rows(
+    landed = query_set(
         db, "select account_key, ultimate_parent_key, has_parent_cycle from crm.accounts"
     )
     assert landed == expected
@@ -124,7 +109,7 @@ def test_contacts_opportunities_and_lines(synced: tuple[Emulator, Path]) -> None
         for c in store.live("Contact")
     }
     assert (
-        _rows(
+        query_set(
             db, "select contact_key, account_key, buying_role, is_decision_maker from crm.contacts"
         )
         == contacts
@@ -140,8 +125,8 @@ def test_contacts_opportunities_and_lines(synced: tuple[Emulator, Path]) -> None
         (
             _key(o["Id"]),
             _key(o["AccountId"]),
-            _plain(o.get("Amount")),
-            _plain(Decimal(str(o["Probability"])) / 100)
+            comparable(o.get("Amount")),
+            comparable(Decimal(str(o["Probability"])) / 100)
             if o.get("Probability") is not None
             else None,
             o["IsClosed"],
@@ -153,7 +138,7 @@ def test_contacts_opportunities_and_lines(synced: tuple[Emulator, Path]) -> None
         for o in store.live("Opportunity")
     }
     assert (
-        _rows(
+        query_set(
             db,
             "select opportunity_key, account_key, amount, probability, is_closed, is_won, close_date, "
             "stage, forecast_category from crm.opportunities",
@@ -165,13 +150,13 @@ def test_contacts_opportunities_and_lines(synced: tuple[Emulator, Path]) -> None
             _key(li["Id"]),
             _key(li["OpportunityId"]),
             _key(li["Product2Id"]),
-            _plain(li["Quantity"]),
-            _plain(li["TotalPrice"]),
+            comparable(li["Quantity"]),
+            comparable(li["TotalPrice"]),
         )
         for li in store.live("OpportunityLineItem")
     }
     assert (
-        _rows(
+        query_set(
             db,
             "select line_key, opportunity_key, product_key, quantity, total_price from crm.opportunity_lines",
         )
@@ -205,7 +190,7 @@ def test_activities(synced: tuple[Emulator, Path]) -> None:
         )
         for e in store.live("Event")
     }
-    landed = _rows(
+    landed = query_set(
         db,
         "select activity_key, account_key, contact_key, activity_type, activity_date, is_completed "
         "from crm.activities",

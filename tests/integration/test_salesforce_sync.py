@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,10 +18,12 @@ from tests.integration.sync_support import (
     assert_raw_matches_store,
     crm_keys,
     kamsync,
+    killed_at_request,
     load,
     no_duplicates,
     raw_rows,
     salesforce_env,
+    snapshot,
     sync_in_process,
     write_salesforce_config,
 )
@@ -132,15 +133,13 @@ def test_sync_killed_at_random_points_resumes_exactly(
     path = write_salesforce_config(tmp_path, emulator, "batch_size = 200\nbulk_threshold = 2500")
     assert sync_in_process(load(path, env), env).ok  # a committed state to kill incrementals from
     emulator.mutate(seed=seed, updates=120, inserts=40, soft_deletes=6, hard_deletes=6)
-    usage = emulator.salesforce.usage
-    start = usage.used
-    kill_after = random.Random(seed).randint(3, 30)
+    # the incremental run makes 19 requests: kill it at one of them (the assert below checks)
+    kill_at = random.Random(seed).randint(3, 18)
 
-    child = kamsync(path, "sync", env=env)
-    while child.poll() is None and usage.used - start < kill_after:
-        time.sleep(0.005)
-    child.send_signal(signal.SIGKILL)
-    child.wait(timeout=30)
+    child = killed_at_request(
+        emulator, "salesforce", kill_at, lambda: kamsync(path, "sync", env=env)
+    )
+    assert child.returncode == -signal.SIGKILL
 
     rerun = kamsync(path, "sync", env=env)
     _, err = rerun.communicate(timeout=300)
@@ -178,21 +177,6 @@ def test_budget_stop_saves_state_and_the_next_run_continues(
     no_duplicates(_db(tmp_path), "sf")
 
 
-def _snapshot(db: Path) -> list[tuple[object, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        counts = [
-            con.execute(f'select count(*), max(_loaded_at) from raw_sf."{obj}"').fetchall()[0]
-            for obj in SALESFORCE_OBJECTS
-        ]
-        crm = con.execute(
-            "select count(*), sum(hash(account_key, name)) from crm.accounts"
-        ).fetchall()[0]
-    finally:
-        con.close()
-    return [*counts, crm]
-
-
 @pytest.mark.parametrize("fault", ["malformed:1.0"])
 def test_malformed_answers_fail_clearly_and_leave_the_warehouse_as_it_was(
     emulator: Emulator,
@@ -206,7 +190,7 @@ def test_malformed_answers_fail_clearly_and_leave_the_warehouse_as_it_was(
         monkeypatch.setenv(name, value)
     path = write_salesforce_config(tmp_path, emulator, "max_retries = 0")
     assert main(["--config", str(path), "sync"]) == 0
-    before = _snapshot(_db(tmp_path))
+    before = snapshot(_db(tmp_path), "sf", SALESFORCE_OBJECTS)
     emulator.mutate(seed=9, updates=50)
     emulator.set_faults(fault)
     capsys.readouterr()
@@ -215,7 +199,7 @@ def test_malformed_answers_fail_clearly_and_leave_the_warehouse_as_it_was(
 
     err = capsys.readouterr().err
     assert "sf: " in err and ("not valid JSON" in err or "malformed" in err.lower())
-    assert _snapshot(_db(tmp_path)) == before
+    assert snapshot(_db(tmp_path), "sf", SALESFORCE_OBJECTS) == before
 
 
 def test_no_secret_reaches_logs_the_warehouse_or_errors(emulator: Emulator, tmp_path: Path) -> None:

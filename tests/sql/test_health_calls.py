@@ -69,7 +69,7 @@ def _health_world(world: World) -> None:
             buying_role="decision_maker" if dm else "user",
             is_decision_maker=dm,
         )
-    for key, kind, day, contact in (
+    activities: tuple[tuple[str, str, str, str | None], ...] = (
         ("t1", "call", "2025-06-28", "k1"),
         ("t2", "meeting", "2025-06-20", "k2"),
         ("t3", "visit", "2025-06-10", "k3"),
@@ -80,8 +80,9 @@ def _health_world(world: World) -> None:
         ("t8", "meeting", "2025-02-01", "k2"),
         ("t9", "task", "2025-06-25", None),
         ("t12", "call", "2024-12-01", "k3"),
-    ):
-        _activity(world, f"sf:{key}", "sf:h1", kind, day, f"sf:{contact}" if contact else None)
+    )
+    for key, kind, day, who in activities:
+        _activity(world, f"sf:{key}", "sf:h1", kind, day, f"sf:{who}" if who else None)
     _activity(world, "sf:t10", "sf:h1", "call", "2025-06-29", "sf:k6", done=False)
     _activity(world, "sf:t11", "sf:h1", "call", "2025-07-05", "sf:k6")  # after the as-of date
     world.opportunity("sf:o1", "sf:h1", 10000, "2025-03-01")

@@ -12,6 +12,7 @@ from analytics.runner import run_analysis
 from bench.synthetic import AS_OF, generate
 from config.model import AnalyticsConfig
 from sync.warehouse import migrate
+from tests import mart_invariants as invariants
 
 ACCOUNTS = 3000
 
@@ -53,110 +54,34 @@ def test_one_score_row_per_live_account(con: duckdb.DuckDBPyConnection) -> None:
         assert _one(con, f"select count(*) from kam.{mart}") == ACCOUNTS
 
 
-@pytest.mark.parametrize(
-    ("table", "column"),
-    [
-        ("wallet_share", "share"),
-        ("account_groups", "wallet_share"),
-        ("rollups", "wallet_share"),
-        ("account_scores", "wallet_share"),
-        ("call_frequency", "compliance"),
-        ("call_frequency", "decision_maker_coverage"),
-        ("whitespace", "peer_adoption_rate"),
-        ("rollups", "win_rate"),
-    ],
-)
+@pytest.mark.parametrize(("table", "column"), invariants.SHARES_AND_RATES)
 def test_shares_and_rates_lie_within_0_and_1(
     con: duckdb.DuckDBPyConnection, table: str, column: str
 ) -> None:
-    low, high, count = con.execute(
-        f"select min({column}), max({column}), count({column}) from kam.{table}"
-    ).fetchall()[0]
-    assert count > 0
-    assert 0 <= low <= high <= 1
+    invariants.assert_within_0_and_1(con, table, column)
 
 
 def test_scores_lie_within_their_scales(con: duckdb.DuckDBPyConnection) -> None:
-    assert con.execute(
-        "select min(health_score) >= 0, max(health_score) <= 100 from kam.account_health"
-    ).fetchall() == [(True, True)]
-    assert con.execute(
-        "select min(score) >= 0, max(score) <= 100 from kam.account_health_components"
-    ).fetchall() == [(True, True)]
-    assert con.execute(
-        "select min(triage_score) >= 1, max(triage_score) <= 10 from kam.account_groups"
-    ).fetchall() == [(True, True)]
-    assert _one(con, "select count(*) from kam.wallet_share where headroom < 0") == 0
+    invariants.assert_scores_within_their_scales(con)
 
 
 def test_health_weights_sum_to_1_and_the_score_is_their_weighted_mean(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
-    rows = con.execute(
-        "select c.account_key, sum(c.weight), count(*), round(sum(c.weighted_score), 1), "
-        "any_value(h.health_score) from kam.account_health_components c "
-        "join kam.account_health h using (account_key) group by c.account_key"
-    ).fetchall()
-    assert len(rows) == ACCOUNTS
-    for _, weights, components, mean, score in rows:
-        assert weights == pytest.approx(1.0)
-        assert components == 6
-        assert mean == pytest.approx(score)
+    invariants.assert_health_is_the_weighted_mean_of_its_components(con, ACCOUNTS)
 
 
-@pytest.mark.parametrize(
-    "metric",
-    [
-        "account_count",
-        "revenue_ttm",
-        "revenue_prior_ttm",
-        "wallet_estimate",
-        "headroom",
-        "open_pipeline_amount",
-        "won_count_ttm",
-        "lost_count_ttm",
-    ],
-)
+@pytest.mark.parametrize("metric", invariants.ADDITIVE_ROLLUP_METRICS)
 def test_every_rollup_level_sums_to_its_leaves(con: duckdb.DuckDBPyConnection, metric: str) -> None:
-    totals = dict(
-        con.execute(
-            f"select entity_level, sum({metric}) from kam.rollups group by entity_level"
-        ).fetchall()
-    )
-    leaves = totals["account"]
-    assert leaves > 0
-    for level in ("territory", "region", "national", "global"):
-        assert totals[level] == pytest.approx(leaves)
+    invariants.assert_rollup_levels_sum_to_their_leaves(con, metric)
 
 
 def test_rollup_ratios_are_recomputed_from_sums(con: duckdb.DuckDBPyConnection) -> None:
-    rows = con.execute(
-        "select revenue_ttm, wallet_estimate, wallet_share from kam.rollups "
-        "where entity_level <> 'account' and wallet_estimate > 0"
-    ).fetchall()
-    assert rows
-    for revenue, wallet, share in rows:
-        assert share == pytest.approx(revenue / wallet)
+    invariants.assert_rollup_ratios_are_recomputed_from_sums(con)
 
 
 def test_groups_sum_their_members(con: duckdb.DuckDBPyConnection) -> None:
-    mismatches = con.execute(
-        """
-        select g.group_key
-        from kam.account_groups g
-        join (
-            select k.group_key, count(*) as members, sum(w.our_revenue_ttm) as revenue,
-                   sum(w.headroom) as headroom, sum(w.wallet_estimate) as wallet
-            from kam.key_accounts k join kam.wallet_share w using (account_key)
-            group by k.group_key
-        ) m using (group_key)
-        where g.member_count <> m.members
-           or abs(g.revenue_ttm - m.revenue) > 1e-6 * greatest(1, m.revenue)
-           or abs(g.headroom - m.headroom) > 1e-6 * greatest(1, m.headroom)
-           or abs(g.wallet_estimate - m.wallet) > 1e-6 * greatest(1, m.wallet)
-        """
-    ).fetchall()
-    assert mismatches == []
+    invariants.assert_groups_sum_their_members(con)
     assert _one(con, "select count(*) from kam.account_groups where group_type = 'global_match'")
 
 
@@ -206,6 +131,7 @@ def test_whitespace_covers_every_account_and_family_with_consecutive_gap_ranks(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
     families = _one(con, "select count(distinct family) from crm.products")
+    assert isinstance(families, int)
     assert _one(con, "select count(*) from kam.whitespace") == ACCOUNTS * families
     assert con.execute(
         "select count(*) from (select account_key, count(*) filter (where status = 'gap') as gaps, "

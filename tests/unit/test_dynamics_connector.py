@@ -18,6 +18,7 @@ from config.model import DynamicsSource
 from connectors.base import ArrowRecords, ObjectSchema, Page, StreamState
 from connectors.dynamics import DynamicsConnector, odata
 from connectors.dynamics.schema import object_schema
+from tests import recorded
 
 URL = "https://org.example.test"
 API = f"{URL}/api/data/v9.2"
@@ -225,7 +226,7 @@ def test_describe_lands_attributes_by_logical_name_with_metadata_types(
     assert schema.column("revenue") is not None and schema.column("revenue").scale == 4  # type: ignore[union-attr]
     assert dict(schema.column("industrycode").options) == {"1": "Banking", "2": "Retail"}  # type: ignore[union-attr]
     assert not next(c for c in schema.columns if c.name == "accountid").nullable
-    describes = [c for c in responses.calls if "RetrieveEntity" in c.request.url]
+    describes = [c for c in responses.calls if "RetrieveEntity" in recorded.url(c)]
     assert len(describes) == 1  # one request per table
     params = _params(describes[0])
     assert params["@filters"] == "Microsoft.Dynamics.CRM.EntityFilters'Attributes'"
@@ -384,7 +385,7 @@ def test_an_expired_delta_token_reads_the_table_in_full_and_says_so(
     )
     assert [p.mode for p in pages] == ["full", "full"]  # a full pass: the engine reconciles
     assert "$deltatoken" not in _params(responses.calls[3])
-    assert responses.calls[3].request.headers["Prefer"].startswith("odata.track-changes")
+    assert recorded.header(responses.calls[3], "Prefer").startswith("odata.track-changes")
 
 
 @responses.activate
@@ -685,7 +686,7 @@ def test_the_table_of_a_polymorphic_lookup_comes_from_its_annotation(
     _login()
     schema = object_schema(TASK, set(), {}, "dv")
     annotation = "_regardingobjectid_value@Microsoft.Dynamics.CRM.lookuplogicalname"
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"activityid": "t1", "_regardingobjectid_value": "c1", annotation: "contact"},
         {"activityid": "t2", "_regardingobjectid_value": None},
     ]

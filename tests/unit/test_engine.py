@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from typing import Any, Literal
 
 import duckdb
 import pyarrow as pa
@@ -25,7 +26,7 @@ from connectors.base import (
     Records,
     StreamState,
 )
-from sync.engine import SyncEngine
+from sync.engine import SyncEngine, SyncResult
 from sync.warehouse import Warehouse
 
 ACCOUNT = ObjectSchema(
@@ -58,7 +59,7 @@ class ScriptedConnector:
     """Serves pages of Account rows; fails when told to; remembers the states it was given."""
 
     kind = "salesforce"
-    deleted_field = "IsDeleted"
+    deleted_field: str | None = "IsDeleted"
     source = "sf"
 
     def __init__(
@@ -94,10 +95,12 @@ class ScriptedConnector:
 
 
 def _pages(
-    rows: list[list[tuple[str | None, ...]]], mode: str = "full", deleted: Sequence[str] = ()
+    rows: list[list[tuple[str | None, ...]]],
+    mode: Literal["full", "incremental"] = "full",
+    deleted: Sequence[str] = (),
 ) -> list[Page]:
     pages = [
-        Page(mode, "rest", records=Records(COLUMNS, chunk), checkpoint={"next": i + 1}, api_calls=1)  # type: ignore[arg-type]
+        Page(mode, "rest", records=Records(COLUMNS, chunk), checkpoint={"next": i + 1}, api_calls=1)
         for i, chunk in enumerate(rows)
     ]
     if deleted:
@@ -109,17 +112,17 @@ def _pages(
                 checkpoint={"next": len(pages) + 1},
                 api_calls=1,
             )
-        )  # type: ignore[arg-type]
-    pages.append(Page(mode, "rest", cursor={"upper": "2026-01-02T00:00:00+00:00"}, done=True))  # type: ignore[arg-type]
+        )
+    pages.append(Page(mode, "rest", cursor={"upper": "2026-01-02T00:00:00+00:00"}, done=True))
     return pages
 
 
-def _sync(config: KamsyncConfig, connector: ScriptedConnector, full: bool = False) -> object:
+def _sync(config: KamsyncConfig, connector: ScriptedConnector, full: bool = False) -> SyncResult:
     with Warehouse(config.warehouse).session() as con:
         return SyncEngine(config, con, connector_factory=lambda _: connector).run(full=full)
 
 
-def _raw(config: KamsyncConfig) -> list[tuple[object, ...]]:
+def _raw(config: KamsyncConfig) -> list[tuple[Any, ...]]:
     con = duckdb.connect(str(config.warehouse.path), read_only=True)
     try:
         return con.execute(
@@ -142,7 +145,7 @@ def test_full_sync_lands_typed_rows_and_builds_crm(config: KamsyncConfig) -> Non
 
     result = _sync(config, connector)
 
-    assert result.ok  # type: ignore[attr-defined]
+    assert result.ok
     assert _raw(config) == [
         ("001A00000000001AAA", "Account 1", "1000.50", False),
         ("001A00000000002AAA", "Account 2", "2000.50", False),
@@ -212,11 +215,11 @@ def test_malformed_value_is_named_and_nothing_changes(config: KamsyncConfig) -> 
 
     result = _sync(config, connector)
 
-    source = result.sources[0]  # type: ignore[attr-defined]
+    source = result.sources[0]
     assert source.status == "failed"
     assert (
         "Account.AnnualRevenue: value 'twelve thousand' is not a valid decimal (currency)"
-        in source.error
+        in str(source.error)
     )
     assert [r[1] for r in _raw(config)] == ["Account 1"]
 
@@ -254,9 +257,9 @@ def test_a_typed_value_the_column_cannot_hold_is_named(config: KamsyncConfig) ->
 
     result = _sync(config, ScriptedConnector([[page]]))
 
-    source = result.sources[0]  # type: ignore[attr-defined]
+    source = result.sources[0]
     assert source.status == "failed"
-    assert "Account.AnnualRevenue: value '1e+300' is not a valid decimal" in source.error
+    assert "Account.AnnualRevenue: value '1e+300' is not a valid decimal" in str(source.error)
 
 
 def test_budget_stop_saves_progress_and_next_run_continues(config: KamsyncConfig) -> None:
@@ -268,14 +271,14 @@ def test_budget_stop_saves_progress_and_next_run_continues(config: KamsyncConfig
 
     result = _sync(config, first)
 
-    assert result.sources[0].status == "budget_stopped"  # type: ignore[attr-defined]
+    assert result.sources[0].status == "budget_stopped"
     con = duckdb.connect(str(config.warehouse.path), read_only=True)
     runs = con.execute("select status, error from ops.sync_runs").fetchall()
     con.close()
     assert runs[0][0] == "budget_stopped"
     assert "stopped before passing the API budget" in runs[0][1]
     second = ScriptedConnector([pages])
-    assert _sync(config, second).ok  # type: ignore[attr-defined]
+    assert _sync(config, second).ok
     assert second.states[0].checkpoint == {"next": 2}
     assert len(_raw(config)) == 3
 
@@ -289,8 +292,8 @@ def test_malformed_error_from_connector_fails_the_source_cleanly(config: Kamsync
 
     result = _sync(config, broken)
 
-    assert not result.ok  # type: ignore[attr-defined]
-    assert "not valid JSON" in result.sources[0].error  # type: ignore[attr-defined]
+    assert not result.ok
+    assert "not valid JSON" in str(result.sources[0].error)
     assert Warehouse(config.warehouse).read_published().execute(
         "select count(*) from crm.accounts"
     ).fetchall() == [(0,)]
@@ -314,7 +317,7 @@ def test_stop_request_commits_the_current_page_and_the_next_run_continues(
     assert landed == [1]
     assert _raw(config) == []  # raw changes only when the source's extraction is merged
     resumed = ScriptedConnector([pages])
-    assert _sync(config, resumed).ok  # type: ignore[attr-defined]
+    assert _sync(config, resumed).ok
     assert resumed.states[0].checkpoint == {"next": 1}
     assert len(_raw(config)) == 3
 
@@ -331,7 +334,7 @@ def test_a_pass_that_starts_over_drops_what_the_old_pass_staged(config: KamsyncC
         [[first, replace(first, restart=True, checkpoint={"next": 2}), third, done]]
     )
 
-    assert _sync(config, replay).ok  # type: ignore[attr-defined]
+    assert _sync(config, replay).ok
 
     assert [(r[1], r[3]) for r in _raw(config)] == [
         ("Account 1", False),

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
@@ -24,6 +22,7 @@ from config.loader import parse_config
 from config.model import SalesforceSource
 from connectors.base import CsvRecords, Records, StreamState
 from connectors.salesforce import SalesforceConnector
+from tests import recorded
 
 INSTANCE = "https://sf.example.test"
 LOGIN = "https://login.example.test"
@@ -105,7 +104,7 @@ def _record_count(count: int, status: int = 200) -> None:
 
 
 def _soql(call: Any) -> str:
-    return parse_qs(urlsplit(call.request.url).query)["q"][0]
+    return recorded.query(call)["q"][0]
 
 
 @pytest.fixture
@@ -156,7 +155,7 @@ def test_jwt_assertion_is_signed_for_the_login_host(
         ["Account"]
     )
 
-    form = parse_qs(responses.calls[0].request.body)
+    form = recorded.form(responses.calls[0])
     assert form["grant_type"] == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
     claims = jwt.decode(
         form["assertion"][0],
@@ -219,12 +218,12 @@ def test_full_pass_counts_then_pages_rest_within_a_window_ending_at_the_org_cloc
     )
     assert isinstance(second.records, Records) and second.records.rows[0][1] == "O'Brien & Co"
     assert last.done and last.cursor == {"upper": "2026-07-01T12:00:00+00:00"}
-    assert parse_qs(urlsplit(responses.calls[2].request.url).query) == {
+    assert recorded.query(responses.calls[2]) == {
         "sObjects": [
             "User,Account,Contact,Product2,Opportunity,OpportunityLineItem,OpportunityContactRole,Task,Event"
         ]
     }
-    query = next(c for c in responses.calls if "queryAll" in c.request.url)
+    query = next(c for c in responses.calls if "queryAll" in recorded.url(c))
     assert _soql(query) == f"SELECT {', '.join(FIELDS)} FROM Account WHERE SystemModstamp < {UPPER}"
     assert query.request.headers["Sforce-Query-Options"] == "batchSize=2000"
 
@@ -253,7 +252,7 @@ def test_incremental_pass_reads_the_window_then_get_deleted(connector: Salesforc
     assert _soql(responses.calls[2]).endswith(
         f"WHERE SystemModstamp >= 2026-06-30T12:00:00Z AND SystemModstamp < {UPPER}"
     )
-    deleted_url = responses.calls[3].request.url
+    deleted_url = recorded.url(responses.calls[3])
     assert (
         "start=2026-06-30T12%3A00%3A00" in deleted_url or "start=2026-06-30T12:00:00" in deleted_url
     )
@@ -283,7 +282,7 @@ def test_window_older_than_get_deleted_keeps_reconciles_live_ids(
     pages = list(connector.read(schema, StreamState(cursor={"upper": "2026-05-01T00:00:00+00:00"})))
 
     assert pages[1].live_ids == ("001A00000000001AAA", "001A00000000002AAA")
-    assert not any("deleted" in c.request.url for c in responses.calls)
+    assert not any("deleted" in recorded.url(c) for c in responses.calls)
     assert _soql(responses.calls[-1]) == f"SELECT Id FROM Account WHERE SystemModstamp < {UPPER}"
 
 
@@ -358,7 +357,7 @@ def test_expired_session_reauthenticates_once_and_replays(connector: SalesforceC
     pages = list(connector.read(schema, StreamState()))
 
     assert pages[0].record_count == 1
-    replay = [c for c in responses.calls if "queryAll" in c.request.url][-1]
+    replay = [c for c in responses.calls if "queryAll" in recorded.url(c)][-1]
     assert replay.request.headers["Authorization"] == "Bearer 00DTOKEN!second-access-token"
 
 
@@ -431,7 +430,7 @@ def test_large_delta_switches_to_bulk_and_polls_with_the_injected_sleep(
         and bulk[0].checkpoint["job"] == "750JOB"
         and bulk[0].checkpoint["locator"] == "MTAw"
     )
-    assert json.loads(responses.calls[3].request.body)["operation"] == "queryAll"
+    assert recorded.json_body(responses.calls[3])["operation"] == "queryAll"
     assert sleeps == [0.1]
 
 
@@ -445,7 +444,7 @@ def test_short_window_widens_get_deleted_backwards(connector: SalesforceConnecto
 
     list(connector.read(schema, StreamState(cursor={"upper": "2026-07-01T11:59:30+00:00"})))
 
-    query = parse_qs(urlsplit(responses.calls[-1].request.url).query)
+    query = recorded.query(responses.calls[-1])
     assert query["start"][0].startswith("2026-07-01T11:58:00")
     assert query["end"][0].startswith("2026-07-01T12:00:00")
 

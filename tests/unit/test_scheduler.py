@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
 import apscheduler.executors.base
@@ -36,7 +36,7 @@ class Clock:
         self.now = START + timedelta(minutes=minutes)
 
 
-class SteppedScheduler(BaseScheduler):
+class SteppedScheduler(BaseScheduler):  # type: ignore[misc]  # APScheduler 3 ships no types
     """A scheduler with no loop of its own: the test moves the clock and processes due jobs."""
 
     def wakeup(self) -> None:
@@ -55,7 +55,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
     class FrozenDateTime(datetime):
         @classmethod
-        def now(cls, tz=None):  # type: ignore[no-untyped-def, override]
+        def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
             return current.now.astimezone(tz) if tz else current.now.replace(tzinfo=None)
 
     monkeypatch.setattr(apscheduler.schedulers.base, "datetime", FrozenDateTime)

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from config.errors import ApiBudgetExceededError
+from config.model import KamsyncConfig
 from sync.cli import main
 from tests.unit.test_engine import ScriptedConnector, _pages, _row, _sync
 
 
 def test_status_json_after_a_good_and_a_budget_stopped_run(
-    config,
+    config: KamsyncConfig,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

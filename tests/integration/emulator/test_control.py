@@ -80,3 +80,21 @@ def test_bad_control_requests(emulator: Emulator) -> None:
     assert http.get(f"{base}/faults").status_code == 405
     bad = http.post(f"{base}/faults", json={"spec": "explode:1"})
     assert bad.status_code == 400 and "unknown fault" in bad.json()["error"]
+
+
+def test_observers_see_each_crm_request_until_stopped(emulator: Emulator) -> None:
+    seen: list[tuple[str, str]] = []
+    stop = emulator.observe_requests("salesforce", lambda r: seen.append((r.method, r.path)))
+    http = session_for(emulator)
+    try:
+        client_credentials_token(emulator, http)
+        _control(emulator, "GET", "credentials")
+        http.get(f"{emulator.salesforce_url}/services/data/v{API}/limits")
+    finally:
+        stop()
+    http.get(f"{emulator.salesforce_url}/services/data/v{API}/limits")
+    # the control request is not shown, and nothing after stop()
+    assert seen == [
+        ("POST", "/services/oauth2/token"),
+        ("GET", f"/services/data/v{API}/limits"),
+    ]

@@ -258,7 +258,7 @@ TABLE = {
         }
     ],
 }
-COLUMNS = [
+COLUMNS: list[dict[str, Any]] = [
     {
         "@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata",
         "SchemaName": "kam_ExtId",
@@ -304,7 +304,7 @@ COLUMNS = [
         },
     },
 ]
-RELATIONSHIP = {
+RELATIONSHIP: dict[str, Any] = {
     "@odata.type": "Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata",
     "SchemaName": "kam_account_kam_accountscore",
     "ReferencedEntity": "account",

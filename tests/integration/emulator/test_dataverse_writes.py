@@ -284,7 +284,9 @@ def responses(batch: Any) -> list[tuple[int, dict[str, str], str]]:
     for part in message.walk():
         if part.get_content_type() != "application/http":
             continue
-        payload_text = part.get_payload(decode=True).decode()
+        payload = part.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        payload_text = payload.decode()
         status_line, _, rest = payload_text.partition("\r\n")
         _, _, body = rest.partition("\r\n\r\n")
         found.append((int(status_line.split()[1]), dict(part.items()), body.strip()))

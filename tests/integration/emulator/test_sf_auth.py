@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from connectors.emulator.emulator import Emulator
 from connectors.http import CrmSession
-from tests.emulator_support import LIVE_ACCOUNTS
+from tests.emulator_support import LIVE_ACCOUNTS, error_body
 from tests.integration.emulator.conftest import (
     API,
     FakeClock,
@@ -245,6 +245,6 @@ def test_sessions_expire_after_their_lifetime(make_emulator: Callable[..., Emula
 
     with pytest.raises(simple_salesforce.SalesforceExpiredSession) as caught:
         sf.query("SELECT COUNT() FROM Account")
-    assert caught.value.content == INVALID_SESSION
+    assert error_body(caught.value) == INVALID_SESSION
     fresh = client_credentials_token(emulator, http)
     assert _works(emulator, http, fresh) == LIVE_ACCOUNTS

@@ -14,7 +14,7 @@ import simple_salesforce
 from config.errors import ConnectionFailedError
 from connectors.emulator.emulator import Emulator
 from connectors.http import CrmSession, RetryPolicy
-from tests.emulator_support import LIVE_ACCOUNTS
+from tests.emulator_support import LIVE_ACCOUNTS, error_body
 from tests.integration.emulator.conftest import (
     API,
     client_credentials_token,
@@ -166,4 +166,4 @@ def test_simple_salesforce_sees_the_refusal_types(faulty: Any) -> None:
     sf.limits()
     with pytest.raises(simple_salesforce.SalesforceRefusedRequest) as caught:
         sf.limits()
-    assert caught.value.content[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
+    assert error_body(caught.value)[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"

@@ -20,6 +20,7 @@ from tests.emulator_support import (
     LIVE_ACCOUNTS,
     SOFT_DELETED_ACCOUNTS,
     account_id,
+    error_body,
 )
 from tests.integration.emulator.conftest import API, FakeClock, salesforce_client, session_for
 
@@ -171,7 +172,7 @@ def test_bad_soql_gets_400_with_the_salesforce_error(
     with pytest.raises(simple_salesforce.SalesforceMalformedRequest) as caught:
         sf.query(soql)
     assert caught.value.status == 400
-    [error] = caught.value.content
+    [error] = error_body(caught.value)
     assert error["errorCode"] == code
     assert fragment in error["message"]
     assert "ERROR at Row:1:Column:" in error["message"]
@@ -189,7 +190,7 @@ def test_query_locators_expire(make_emulator: Callable[..., Emulator]) -> None:
     clock.advance(16 * 60)
     with pytest.raises(simple_salesforce.SalesforceMalformedRequest) as caught:
         sf.query_more(second["nextRecordsUrl"], identifier_is_url=True)
-    assert caught.value.content == [
+    assert error_body(caught.value) == [
         {"message": "invalid query locator", "errorCode": "INVALID_QUERY_LOCATOR"}
     ]
 
@@ -246,10 +247,10 @@ def test_get_updated_and_get_deleted(sf: Any) -> None:
 def test_replication_windows_are_enforced(sf: Any) -> None:
     with pytest.raises(simple_salesforce.SalesforceMalformedRequest) as too_old:
         sf.Account.updated(CLOCK - timedelta(days=31), CLOCK)
-    assert too_old.value.content[0]["errorCode"] == "INVALID_REPLICATION_DATE"
+    assert error_body(too_old.value)[0]["errorCode"] == "INVALID_REPLICATION_DATE"
     with pytest.raises(simple_salesforce.SalesforceMalformedRequest) as backwards:
         sf.Account.deleted(CLOCK, CLOCK - timedelta(days=1))
-    assert backwards.value.content[0]["errorCode"] == "INVALID_REPLICATION_DATE"
+    assert error_body(backwards.value)[0]["errorCode"] == "INVALID_REPLICATION_DATE"
     with pytest.raises(simple_salesforce.SalesforceMalformedRequest):
         sf.Account.deleted(CLOCK - timedelta(days=16), CLOCK)
 

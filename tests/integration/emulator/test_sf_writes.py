@@ -11,7 +11,7 @@ import simple_salesforce
 
 from connectors.emulator.emulator import Emulator
 from connectors.emulator.sfschema import SCORE_FIELDS
-from tests.emulator_support import account_id
+from tests.emulator_support import account_id, error_body
 from tests.integration.emulator.conftest import salesforce_client
 
 UPSERT = "composite/sobjects/KAM_Account_Score__c/KAM_Ext_Id__c"
@@ -127,10 +127,10 @@ def test_duplicate_external_ids_and_the_200_record_limit(emulator: Emulator) -> 
     assert {r["errors"][0]["statusCode"] for r in results} == {"DUPLICATE_EXTERNAL_ID"}
     with pytest.raises(simple_salesforce.SalesforceMalformedRequest) as caught:
         _upsert(sf, [_record(f"sf:{n}", account_id(1)) for n in range(201)])
-    assert caught.value.content[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
+    assert error_body(caught.value)[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
     with pytest.raises(simple_salesforce.SalesforceMalformedRequest) as unknown:
         _upsert(sf, [_record("sf:1", account_id(1), Bogus__c=1)])
-    assert unknown.value.content[0]["errorCode"] == "INVALID_FIELD"
+    assert error_body(unknown.value)[0]["errorCode"] == "INVALID_FIELD"
 
 
 def test_single_record_upsert_by_external_id(emulator: Emulator) -> None:
@@ -151,7 +151,7 @@ def test_writes_to_other_objects_are_refused_and_logged(emulator: Emulator) -> N
     sf = salesforce_client(emulator)
     with pytest.raises(simple_salesforce.SalesforceMalformedRequest) as update:
         sf.Account.update(account_id(1), {"Name": "Renamed"})
-    assert update.value.content == [
+    assert error_body(update.value) == [
         {
             "message": "insufficient access rights on object id",
             "errorCode": "INSUFFICIENT_ACCESS_OR_READONLY",

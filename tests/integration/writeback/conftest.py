@@ -20,12 +20,14 @@ from typing import Any
 
 import duckdb
 import pytest
+import requests
 
 from analytics.runner import run_analysis
 from config.model import KamsyncConfig
 from connectors.emulator.emulator import Emulator
+from connectors.http import CrmSession
 from sync.warehouse import Warehouse
-from tests.integration.sync_support import load, sync_in_process
+from tests.integration.sync_support import dynamics_env, load, salesforce_env, sync_in_process
 from writeback.crm import CrmTarget
 from writeback.payload import TargetMap
 from writeback.runner import (
@@ -46,13 +48,7 @@ OWN_OBJECTS = frozenset({SF_OBJECT, DV_TABLE})
 
 def env_for(emulator: Emulator) -> dict[str, str]:
     """The environment variables the test configs name."""
-    creds = emulator.credentials()
-    return {
-        "KAMSYNC_SF_CLIENT_ID": creds["salesforce"]["client_id"],
-        "KAMSYNC_SF_CLIENT_SECRET": creds["salesforce"]["client_secret"],
-        "KAMSYNC_DV_CLIENT_ID": creds["dynamics"]["client_id"],
-        "KAMSYNC_DV_CLIENT_SECRET": creds["dynamics"]["client_secret"],
-    }
+    return {**salesforce_env(emulator), **dynamics_env(emulator)}
 
 
 def write_config(directory: Path, emulator: Emulator, extra: str = "") -> Path:
@@ -188,6 +184,21 @@ class Bench:
             should_stop=should_stop,
         )
 
+    def run_until_ok(
+        self, source: str, watch: Callable[[CrmTarget], object], attempts: int = 4
+    ) -> list[WritebackResult]:
+        """Runs of ``source``'s write-back, each target shown to ``watch``, until one succeeds
+        or ``attempts`` were made (a fault-ridden push may need a rerun)."""
+
+        def wrap(target: CrmTarget) -> CrmTarget:
+            watch(target)
+            return target
+
+        results = [self.run(source=source, wrap=wrap)]
+        while not results[-1].ok and len(results) < attempts:
+            results.append(self.run(source=source, wrap=wrap))
+        return results
+
     def sql(self, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         con = duckdb.connect(str(self.engine))
         try:
@@ -269,3 +280,26 @@ def bare_bench(scored_template: Path, tmp_path: Path) -> Iterator[Bench]:
     """As :func:`bench`, with neither org holding kamsync's score object yet."""
     with _bench(scored_template, tmp_path, with_score_object=False) as made:
         yield made
+
+
+class LostAnswers:
+    """Sees every answer a session receives; loses the answer to the first write (a request with
+    one of ``write_methods``) after the CRM applied it, as a reset connection would."""
+
+    def __init__(self, session: CrmSession, write_methods: tuple[str, ...]) -> None:
+        self.session = session
+        self.write_methods = write_methods
+        self.statuses: list[int] = []
+        self.dropped = 0
+        session.on_response.append(self._see)
+
+    def _see(self, response: requests.Response) -> None:
+        self.statuses.append(response.status_code)
+        if self.dropped == 0 and response.ok and response.request.method in self.write_methods:
+            self.dropped += 1
+            raise requests.ConnectionError("connection reset after the request was applied")
+
+    @property
+    def resets(self) -> int:
+        """Retries that were neither a 429 nor the dropped answer: connection resets."""
+        return self.session.retries - self.statuses.count(429) - self.dropped

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import requests
 
 from config.errors import StalePlanError, UnsafeWriteError
 from connectors.emulator.dataverse_model import score_table_definition
-from tests.integration.writeback.conftest import DV_TABLE, Bench
+from tests.integration.writeback.conftest import DV_TABLE, Bench, LostAnswers
 from writeback.crm import CrmTarget
 from writeback.dataverse import DataverseTarget
 from writeback.metadata import DV_PRIMARY_NAME, FIELDS
@@ -130,21 +130,12 @@ def test_record_failures_are_logged_with_the_crm_message_and_retried(
     assert retried[orphan]["status"] == "failed"
 
 
-class _Observer:
-    """Sees every answer; loses the answer to the first write after the CRM applied it."""
-
-    def __init__(self, target: CrmTarget) -> None:
+def _lose_answers(observers: list[LostAnswers]) -> Callable[[CrmTarget], None]:
+    def watch(target: CrmTarget) -> None:
         assert isinstance(target, DataverseTarget)
-        self.session = target.writer.access.session
-        self.statuses: list[int] = []
-        self.dropped = 0
-        self.session.on_response.append(self._see)
+        observers.append(LostAnswers(target.writer.access.session, ("POST",)))
 
-    def _see(self, response: requests.Response) -> None:
-        self.statuses.append(response.status_code)
-        if self.dropped == 0 and response.ok and response.request.method == "POST":
-            self.dropped += 1
-            raise requests.ConnectionError("connection reset after the request was applied")
+    return watch
 
 
 @pytest.mark.parametrize("mode", ["auto", "batch"])
@@ -153,15 +144,8 @@ def test_faults_during_a_push_neither_lose_nor_duplicate_records(bench: Bench, m
         f"[writeback]\ndataverse_chunk_size = 100\n[writeback.sources.dv]\nmode = '{mode}'\n"
     )
     bench.emulator.set_faults("429:0.25,reset:0.2,expire_session_after:3", seed=4)
-    observers: list[_Observer] = []
-
-    def observe(target: CrmTarget) -> CrmTarget:
-        observers.append(_Observer(target))
-        return target
-
-    results = [bench.run(source="dv", wrap=observe)]
-    while not results[-1].ok and len(results) < 4:
-        results.append(bench.run(source="dv", wrap=observe))
+    observers: list[LostAnswers] = []
+    results = bench.run_until_ok("dv", _lose_answers(observers))
 
     assert results[-1].ok
     statuses = [s for o in observers for s in o.statuses]

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import requests
 
 from config.errors import StalePlanError, UnsafeWriteError
 from connectors.emulator.sfschema import SCORE_OBJECT
 from connectors.emulator.store import TableDef
-from tests.integration.writeback.conftest import SF_OBJECT, Bench
+from tests.integration.writeback.conftest import SF_OBJECT, Bench, LostAnswers
 from writeback.crm import CrmTarget, SalesforceTarget
 from writeback.metadata import FIELDS
 from writeback.payload import normalise
@@ -163,26 +163,12 @@ def test_record_failures_are_logged_with_the_crm_message_and_retried(
     assert rejected in bench.sf_records()
 
 
-class _Observer:
-    """Sees every answer; loses the first answer to a write after the CRM applied the write."""
-
-    def __init__(self, target: CrmTarget) -> None:
+def _lose_answers(observers: list[LostAnswers]) -> Callable[[CrmTarget], None]:
+    def watch(target: CrmTarget) -> None:
         assert isinstance(target, SalesforceTarget)
-        self.session = target.connector.session
-        self.statuses: list[int] = []
-        self.dropped = 0
-        self.session.on_response.append(self._see)
+        observers.append(LostAnswers(target.connector.session, ("PATCH", "PUT")))
 
-    def _see(self, response: requests.Response) -> None:
-        self.statuses.append(response.status_code)
-        if self.dropped == 0 and response.ok and response.request.method in ("PATCH", "PUT"):
-            self.dropped += 1
-            raise requests.ConnectionError("connection reset after the request was applied")
-
-    @property
-    def resets(self) -> int:
-        """Retries that were neither a 429 nor the dropped answer: connection resets."""
-        return self.session.retries - self.statuses.count(429) - self.dropped
+    return watch
 
 
 @pytest.mark.parametrize("threshold", [5000, 10], ids=["collections", "bulk"])
@@ -191,15 +177,8 @@ def test_faults_during_a_push_neither_lose_nor_duplicate_records(
 ) -> None:
     bench.extra = f"[writeback]\nbulk_threshold = {threshold}\ncollections_size = 10\n"
     bench.emulator.set_faults("429:0.2,reset:0.15,expire_session_after:5", seed=3)
-    observers: list[_Observer] = []
-
-    def observe(target: CrmTarget) -> CrmTarget:
-        observers.append(_Observer(target))
-        return target
-
-    results = [bench.run(source="sf", wrap=observe)]
-    while not results[-1].ok and len(results) < 4:
-        results.append(bench.run(source="sf", wrap=observe))
+    observers: list[LostAnswers] = []
+    results = bench.run_until_ok("sf", _lose_answers(observers))
 
     assert results[-1].ok
     statuses = [s for o in observers for s in o.statuses]

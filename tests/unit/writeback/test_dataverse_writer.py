@@ -17,6 +17,7 @@ from connectors.dynamics.writer import (
     parse_batch_response,
 )
 from connectors.http import CrmSession, RetryPolicy
+from tests import recorded
 
 URL = "https://org.example.test"
 ROOT = f"{URL}/api/data/v9.2"
@@ -79,7 +80,7 @@ def test_upsert_multiple_addresses_by_key_and_binds_the_account() -> None:
     )
 
     assert [(r.external_id, r.status) for r in results] == [("dv:1", "success")]
-    (target,) = json.loads(responses.calls[0].request.body)["Targets"]
+    (target,) = recorded.json_body(responses.calls[0])["Targets"]
     assert target["@odata.type"] == "Microsoft.Dynamics.CRM.kam_accountscore"
     assert target["@odata.id"] == f"{SET}(kam_extid='dv:1')"
     assert target["kam_accountid@odata.bind"].startswith("/accounts(5b0f3c5e-")
@@ -249,5 +250,5 @@ def test_read_back_follows_next_links_inside_the_org_only() -> None:
 
     with pytest.raises(MalformedResponseError, match="outside"):
         _writer().read(SET, KEY, [KEY], ["dv:1", "dv:o'hara"])
-    query = unquote(responses.calls[0].request.url)
+    query = unquote(recorded.url(responses.calls[0]))
     assert "kam_extid eq 'dv:1' or kam_extid eq 'dv:o''hara'" in query

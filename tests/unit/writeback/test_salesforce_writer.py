@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from connectors.salesforce.writer import (
     parse_bulk_error,
     to_csv,
 )
+from tests import recorded
 
 INSTANCE = "https://sf.example.test"
 API = f"{INSTANCE}/services/data/v62.0"
@@ -92,7 +92,7 @@ def test_collections_results_pair_by_order_and_keep_the_crms_error(
     assert (
         results[1].error_message == "Plan Period: data value too large (fields: KAM_Plan_Period__c)"
     )
-    body = json.loads(responses.calls[1].request.body)
+    body = recorded.json_body(responses.calls[1])
     assert body["allOrNone"] is False
     assert body["records"][0]["attributes"] == {"type": OBJ}
 
@@ -272,6 +272,6 @@ def test_a_bulk_job_that_never_finishes_is_aborted(writer: SalesforceWriter) -> 
         writer.upsert_bulk(OBJ, EXT, [EXT, "KAM_Tier__c"], _records("sf:1"))
 
     states = [
-        json.loads(c.request.body)["state"] for c in responses.calls if c.request.method == "PATCH"
+        recorded.json_body(c)["state"] for c in responses.calls if c.request.method == "PATCH"
     ]
     assert states == ["UploadComplete", "Aborted"]
