@@ -87,6 +87,9 @@ def _run_forked(count: int, work: Callable[[int], R]) -> list[R]:
         )
         try:
             helper.start()
+        except BaseException:
+            receive.close()
+            raise
         finally:
             send.close()
         gather: _Gather[R] = _Gather(helper, receive, scratch)
@@ -99,6 +102,9 @@ def _run_forked(count: int, work: Callable[[int], R]) -> list[R]:
             receive.close()
             if helper.is_alive():  # only when leaving early: this process failed
                 helper.terminate()
+                helper.join(_PATIENCE * 10)
+                if helper.is_alive():  # it ignores SIGTERM
+                    helper.kill()
             helper.join()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

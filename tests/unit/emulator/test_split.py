@@ -22,6 +22,7 @@ root = {root!r}
 split._scratch_root = lambda: root
 parent = os.getpid()
 mode, at = {mode!r}, {at}
+ready = os.pipe()
 
 if mode == "lock":
     # the helper dies holding the lock on its first claim, and only then this process claims
@@ -45,9 +46,14 @@ def work(index):
             os._exit(3)
         if mode == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
-    if mode == "main":
+    if mode in ("main", "stubborn"):
         if not helper:
+            if mode == "stubborn":
+                os.read(ready[0], 1)  # the helper ignores SIGTERM by now
             raise KeyError("this process failed")
+        if mode == "stubborn" and index == 23:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            os.write(ready[1], b"!")
         sum(range(200_000_000))  # long enough to miss the timeout if the helper is not stopped
     return index, sum(range(1_000_000 + index)), not helper
 
@@ -95,9 +101,10 @@ def test_a_helper_dying_with_the_lock_held_is_reported(tmp_path: Path) -> None:
     assert lines == ["error: the helper process exited with code 9", "left: []"]
 
 
-def test_a_failure_here_stops_the_helper(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["main", "stubborn"], ids=["helper", "helper-ignoring-sigterm"])
+def test_a_failure_here_stops_the_helper(tmp_path: Path, mode: str) -> None:
     # left running, the helper would spend far longer than the timeout on its pieces
-    lines = _forked(tmp_path, "main")
+    lines = _forked(tmp_path, mode)
     assert lines == ["error: 'this process failed'", "left: []"]
 
 
