@@ -543,7 +543,7 @@ class SalesforceApp:
         table = cursor.compiled.table
         layout = ("json", table.name, tuple(f.name for f in cursor.compiled.fields), cursor.version)
         seqs = self.store.table(table.name).seqs
-        return self.render_cache.lines(layout, rows, seqs, table.key, cursor.renderer.render)
+        return self.render_cache.page(layout, rows, seqs, table.key, cursor.renderer.render).texts
 
     def _page(self, cursor: Cursor, start: int, batch: int) -> Response:
         total = len(cursor.rows)

@@ -64,17 +64,6 @@ class LineCache:
         self._layouts[layout] = cache  # most recently used last
         return cache
 
-    def lines(
-        self,
-        layout: Hashable,
-        records: Sequence[Record],
-        seqs: Mapping[Any, int],
-        key: str,
-        render: Callable[[Sequence[Record]], list[str]],
-    ) -> list[str]:
-        """The text of every record, rendering (in one call) only those not cached as they are."""
-        return self.page(layout, records, seqs, key, render).texts
-
     def page(
         self,
         layout: Hashable,
@@ -84,8 +73,12 @@ class LineCache:
         render: Callable[[Sequence[Record]], list[str]],
         ids: list[Any] | None = None,
     ) -> RenderedPage:
-        """:meth:`lines` with the ids and change sequences the texts stand for (``ids``: the
-        records' ``key`` values when the caller has them already)."""
+        """The text of every record (rendering, in one call, only those not cached as they are)
+        with the ids and change sequences the texts stand for.
+
+        ``seqs`` maps record ids to their change sequences, ``key`` names the id field and
+        ``ids`` are the records' ids when the caller has them already.
+        """
         texts, stamps = self._layout(layout)
         if ids is None:
             ids = list(map(itemgetter(key), records))

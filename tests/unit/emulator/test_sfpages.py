@@ -22,10 +22,10 @@ def test_records_are_rendered_once_until_they_change() -> None:
     cache, render = LineCache(), Renderer()
     records = [{"Id": "a", "Name": "A"}, {"Id": "b", "Name": "B"}]
     seqs = {"a": 1, "b": 2}
-    assert cache.lines("layout", records, seqs, "Id", render) == ["a=A", "b=B"]
-    assert cache.lines("layout", records, seqs, "Id", render) == ["a=A", "b=B"]
+    assert cache.page("layout", records, seqs, "Id", render).texts == ["a=A", "b=B"]
+    assert cache.page("layout", records, seqs, "Id", render).texts == ["a=A", "b=B"]
     records[1]["Name"], seqs["b"] = "B2", 3
-    assert cache.lines("layout", records, seqs, "Id", render) == ["a=A", "b=B2"]
+    assert cache.page("layout", records, seqs, "Id", render).texts == ["a=A", "b=B2"]
     assert render.calls == [["a", "b"], ["b"]]
 
 
@@ -33,7 +33,7 @@ def test_layouts_are_separate_and_the_oldest_is_dropped() -> None:
     cache, render = LineCache(max_layouts=2), Renderer()
     records, seqs = [{"Id": "a", "Name": "A"}], {"a": 1}
     for layout in ("one", "two", "one", "three", "one", "two"):
-        cache.lines(layout, records, seqs, "Id", render)
+        cache.page(layout, records, seqs, "Id", render)
     assert len(render.calls) == 4  # one, two, three, then two again (dropped for three)
 
 
@@ -94,7 +94,7 @@ def test_a_page_knows_whether_its_records_changed_since() -> None:
     assert cache.page("layout", records, seqs, "Id", render).texts == ["a=A2", "b=B"]
     del seqs["b"]  # gone from the table: rendered again rather than trusted
     assert not page.current(seqs)
-    assert cache.lines("layout", records, seqs, "Id", render) == ["a=A2", "b=B"]
+    assert cache.page("layout", records, seqs, "Id", render).texts == ["a=A2", "b=B"]
     assert render.calls == [["a", "b"], ["a"], ["b"]]
 
 
