@@ -305,7 +305,7 @@ class SalesforceApp:
         response = self._dispatch(request, version, rest)
         if fault == "slow":
             response.delay = self.faults.slow_seconds
-        if fault == "malformed" and response.status == 200 and response.body:
+        if fault == "malformed" and response.status == 200 and response.read():
             response.body = _malformed(response.body)
         return response
 
@@ -551,11 +551,6 @@ class SalesforceApp:
         self.prefetcher.wait(("rest", cursor.id, start))
         records = records_array(self._json_lines(cursor, cursor.rows[start:end]))
         done = end >= total
-        if not done:
-            following = cursor.rows[end : end + batch]
-            self.prefetcher.schedule(
-                ("rest", cursor.id, end), lambda: self._json_lines(cursor, following)
-            )
         if done:
             with self._lock:
                 self.cursors.pop(cursor.id, None)
@@ -565,7 +560,18 @@ class SalesforceApp:
             url = f"/services/data/v{cursor.version}/{endpoint}/{cursor.id}-{end}"
             head = f'{{"totalSize":{total},"done":false,"nextRecordsUrl":"{url}","records":'
         body = (head + records + "}").encode("utf-8")
-        return Response(200, body, {"Content-Type": JSON_TYPE})
+        if done:
+            return Response(200, body, {"Content-Type": JSON_TYPE})
+        following = cursor.rows[end : end + batch]
+
+        def prefetch() -> None:
+            self.prefetcher.schedule(
+                ("rest", cursor.id, end), lambda: self._json_lines(cursor, following)
+            )
+
+        # the next page is rendered once this one is sent: rendering it while this one is
+        # written would hold the interpreter lock the writing thread needs
+        return Response(200, body, {"Content-Type": JSON_TYPE}, after=prefetch)
 
     # ------------------------------------------------------------------ sobjects
 
