@@ -119,6 +119,15 @@ class Cursor:
     last_used: float
 
 
+@dataclass(frozen=True)
+class PreparedBody:
+    """A REST page's body made ahead: current while the store's change sequence is ``seq``."""
+
+    seq: int
+    end: int
+    body: bytes
+
+
 @dataclass
 class Usage:
     """The org's daily API request counter."""
@@ -548,30 +557,42 @@ class SalesforceApp:
     def _page(self, cursor: Cursor, start: int, batch: int) -> Response:
         total = len(cursor.rows)
         end = min(start + batch, total)
-        self.prefetcher.wait(("rest", cursor.id, start))
-        records = records_array(self._json_lines(cursor, cursor.rows[start:end]))
-        done = end >= total
-        if done:
+        ready = self.prefetcher.wait(("rest", cursor.id, start))
+        if isinstance(ready, PreparedBody) and ready.end == end and ready.seq == self.store.seq:
+            body = ready.body  # made in the background, and the store has not changed since
+        else:
+            body = self._body(cursor, start, end)
+        if end >= total:
             with self._lock:
                 self.cursors.pop(cursor.id, None)
+            return Response(200, body, {"Content-Type": JSON_TYPE})
+        following = min(end + batch, total)
+
+        def prefetch() -> None:
+            self.prefetcher.schedule(
+                ("rest", cursor.id, end), lambda: self._prepare(cursor, end, following)
+            )
+
+        # the next page is made once this one is sent: making it while this one is written
+        # would hold the interpreter lock the writing thread needs
+        return Response(200, body, {"Content-Type": JSON_TYPE}, after=prefetch)
+
+    def _prepare(self, cursor: Cursor, start: int, end: int) -> PreparedBody:
+        """The page's body made ahead, stamped with the store's change sequence before it was."""
+        seq = self.store.seq
+        return PreparedBody(seq, end, self._body(cursor, start, end))
+
+    def _body(self, cursor: Cursor, start: int, end: int) -> bytes:
+        """The JSON body of the cursor's rows ``start:end``."""
+        total = len(cursor.rows)
+        records = records_array(self._json_lines(cursor, cursor.rows[start:end]))
+        if end >= total:
             head = f'{{"totalSize":{total},"done":true,"records":'
         else:
             endpoint = "queryAll" if cursor.include_deleted else "query"
             url = f"/services/data/v{cursor.version}/{endpoint}/{cursor.id}-{end}"
             head = f'{{"totalSize":{total},"done":false,"nextRecordsUrl":"{url}","records":'
-        body = (head + records + "}").encode("utf-8")
-        if done:
-            return Response(200, body, {"Content-Type": JSON_TYPE})
-        following = cursor.rows[end : end + batch]
-
-        def prefetch() -> None:
-            self.prefetcher.schedule(
-                ("rest", cursor.id, end), lambda: self._json_lines(cursor, following)
-            )
-
-        # the next page is rendered once this one is sent: rendering it while this one is
-        # written would hold the interpreter lock the writing thread needs
-        return Response(200, body, {"Content-Type": JSON_TYPE}, after=prefetch)
+        return (head + records + "}").encode("utf-8")
 
     # ------------------------------------------------------------------ sobjects
 
