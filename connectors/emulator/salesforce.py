@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import formatdate
 from itertools import compress
-from operator import methodcaller, not_
+from operator import itemgetter, methodcaller, not_
 from typing import Any
 from urllib.parse import unquote
 
@@ -82,6 +82,7 @@ from connectors.emulator.soql import (
 from connectors.emulator.store import FieldDef, Store, TableDef
 
 _IS_DELETED = methodcaller("get", "IsDeleted")
+_IS_DELETED_KEY = itemgetter("IsDeleted")
 
 Record = dict[str, Any]
 
@@ -464,8 +465,15 @@ class SalesforceApp:
                 records = list(map(rows.__getitem__, ids))
             else:
                 every, every_id = self._snapshot_ids(table)
-                live = list(map(not_, map(_IS_DELETED, every)))
-                records, ids = list(compress(every, live)), list(compress(every_id, live))
+                try:
+                    deleted = list(map(_IS_DELETED_KEY, every))  # faster than .get
+                except KeyError:
+                    deleted = list(map(_IS_DELETED, every))
+                if any(deleted):
+                    live = list(map(not_, deleted))
+                    records, ids = list(compress(every, live)), list(compress(every_id, live))
+                else:  # nothing deleted: the same lists (a snapshot is never changed)
+                    records, ids = every, every_id
             self._snapshots[(table, include_deleted)] = (seq, records, ids)
             return records, ids
 

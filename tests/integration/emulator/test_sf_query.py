@@ -334,6 +334,22 @@ def test_pages_made_ahead_show_changes_and_follow_the_batch_size(emulator: Emula
     assert [r["Id"] for r in wider["records"]] == live[200:] and wider["done"]
 
 
+@pytest.mark.parametrize("deleted", [True, False])
+def test_live_records_whether_or_not_some_are_deleted_or_lack_the_flag(
+    emulator: Emulator, deleted: bool
+) -> None:
+    rows = emulator.salesforce.store.table("Account").rows
+    if not deleted:
+        for record in rows.values():
+            record["IsDeleted"] = False
+    else:
+        next(iter(rows.values())).pop("IsDeleted")  # a record without the flag is live
+    expected = [key for key, r in sorted(rows.items()) if not r.get("IsDeleted")]
+    sf = salesforce_client(emulator)
+    got = [r["Id"] for r in sf.query_all("SELECT Id FROM Account")["records"]]
+    assert got == expected and (len(got) < len(rows)) == deleted
+
+
 def test_date_header_is_the_org_clock(emulator: Emulator) -> None:
     # one Date header (a second one would be joined in and not parse), one second past the clock
     sf = salesforce_client(emulator)
