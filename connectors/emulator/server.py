@@ -122,7 +122,7 @@ def _make_handler(app: App, name: str) -> type[http.server.BaseHTTPRequestHandle
             headers = {"Content-Type": "application/json;charset=UTF-8", **response.headers}
             for key, value in headers.items():
                 self.send_header(key, value)
-            if response.stream is not None and self.command != "HEAD":
+            if response.stream is not None and self.command != "HEAD" and self._chunked():
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 self._write_chunks(response.stream)
@@ -133,6 +133,10 @@ def _make_handler(app: App, name: str) -> type[http.server.BaseHTTPRequestHandle
                     self.wfile.write(response.body)
             if response.after is not None:
                 response.after()
+
+        def _chunked(self) -> bool:
+            """Whether the client reads chunked transfer encoding (HTTP/1.1 and later)."""
+            return self.request_version not in ("HTTP/0.9", "HTTP/1.0")
 
         def _write_chunks(self, parts: Iterable[bytes]) -> None:
             """HTTP/1.1 chunked transfer: each non-empty part as one chunk, then the last."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,6 +49,27 @@ def test_a_streamed_body_reads_the_same_as_a_whole_one(tmp_path: Path) -> None:
     assert whole.headers["Content-Length"] == str(len(whole.content))
     assert head.content == b"" and head.headers["Content-Length"] == str(len(whole.content))
     assert app.after == ["/stream", "/whole", "/stream", "/stream"]
+
+
+def test_an_http_1_0_client_gets_a_streamed_body_with_its_length(tmp_path: Path) -> None:
+    tls = create_ca(tmp_path)
+    server = EmulatorServer(StreamingApp(), tls, name="test").start()
+    try:
+        context = ssl.create_default_context(cafile=str(tls.ca_file))
+        with (
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as conn,
+        ):
+            conn.sendall(b"GET /stream HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+    finally:
+        server.stop()
+    head, body = answer.split(b"\r\n\r\n", 1)
+    assert b"Transfer-Encoding" not in head
+    assert f"Content-Length: {len(body)}".encode() in head
+    assert body == b"".join(PARTS)
 
 
 def test_reading_a_response_joins_its_stream() -> None:
