@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import formatdate
 from itertools import compress
-from operator import methodcaller, not_
+from operator import itemgetter, methodcaller, not_
 from typing import Any
 from urllib.parse import unquote
 
@@ -82,6 +82,7 @@ from connectors.emulator.soql import (
 from connectors.emulator.store import FieldDef, Store, TableDef
 
 _IS_DELETED = methodcaller("get", "IsDeleted")
+_IS_DELETED_KEY = itemgetter("IsDeleted")
 
 Record = dict[str, Any]
 
@@ -117,6 +118,15 @@ class Cursor:
     include_deleted: bool
     version: str
     last_used: float
+
+
+@dataclass(frozen=True)
+class PreparedBody:
+    """A REST page's body made ahead: current while the store's change sequence is ``seq``."""
+
+    seq: int
+    end: int
+    body: bytes
 
 
 @dataclass
@@ -305,7 +315,7 @@ class SalesforceApp:
         response = self._dispatch(request, version, rest)
         if fault == "slow":
             response.delay = self.faults.slow_seconds
-        if fault == "malformed" and response.status == 200 and response.body:
+        if fault == "malformed" and response.status == 200 and response.read():
             response.body = _malformed(response.body)
         return response
 
@@ -455,8 +465,15 @@ class SalesforceApp:
                 records = list(map(rows.__getitem__, ids))
             else:
                 every, every_id = self._snapshot_ids(table)
-                live = list(map(not_, map(_IS_DELETED, every)))
-                records, ids = list(compress(every, live)), list(compress(every_id, live))
+                try:
+                    deleted = list(map(_IS_DELETED_KEY, every))  # faster than .get
+                except KeyError:
+                    deleted = list(map(_IS_DELETED, every))
+                if any(deleted):
+                    live = list(map(not_, deleted))
+                    records, ids = list(compress(every, live)), list(compress(every_id, live))
+                else:  # nothing deleted: the same lists (a snapshot is never changed)
+                    records, ids = every, every_id
             self._snapshots[(table, include_deleted)] = (seq, records, ids)
             return records, ids
 
@@ -543,29 +560,47 @@ class SalesforceApp:
         table = cursor.compiled.table
         layout = ("json", table.name, tuple(f.name for f in cursor.compiled.fields), cursor.version)
         seqs = self.store.table(table.name).seqs
-        return self.render_cache.lines(layout, rows, seqs, table.key, cursor.renderer.render)
+        return self.render_cache.page(layout, rows, seqs, table.key, cursor.renderer.render).texts
 
     def _page(self, cursor: Cursor, start: int, batch: int) -> Response:
         total = len(cursor.rows)
         end = min(start + batch, total)
-        self.prefetcher.wait(("rest", cursor.id, start))
-        records = records_array(self._json_lines(cursor, cursor.rows[start:end]))
-        done = end >= total
-        if not done:
-            following = cursor.rows[end : end + batch]
-            self.prefetcher.schedule(
-                ("rest", cursor.id, end), lambda: self._json_lines(cursor, following)
-            )
-        if done:
+        ready = self.prefetcher.wait(("rest", cursor.id, start))
+        if isinstance(ready, PreparedBody) and ready.end == end and ready.seq == self.store.seq:
+            body = ready.body  # made in the background, and the store has not changed since
+        else:
+            body = self._body(cursor, start, end)
+        if end >= total:
             with self._lock:
                 self.cursors.pop(cursor.id, None)
+            return Response(200, body, {"Content-Type": JSON_TYPE})
+        following = min(end + batch, total)
+
+        def prefetch() -> None:
+            self.prefetcher.schedule(
+                ("rest", cursor.id, end), lambda: self._prepare(cursor, end, following)
+            )
+
+        # the next page is made once this one is sent: making it while this one is written
+        # would hold the interpreter lock the writing thread needs
+        return Response(200, body, {"Content-Type": JSON_TYPE}, after=prefetch)
+
+    def _prepare(self, cursor: Cursor, start: int, end: int) -> PreparedBody:
+        """The page's body made ahead, stamped with the store's change sequence before it was."""
+        seq = self.store.seq
+        return PreparedBody(seq, end, self._body(cursor, start, end))
+
+    def _body(self, cursor: Cursor, start: int, end: int) -> bytes:
+        """The JSON body of the cursor's rows ``start:end``."""
+        total = len(cursor.rows)
+        records = records_array(self._json_lines(cursor, cursor.rows[start:end]))
+        if end >= total:
             head = f'{{"totalSize":{total},"done":true,"records":'
         else:
             endpoint = "queryAll" if cursor.include_deleted else "query"
             url = f"/services/data/v{cursor.version}/{endpoint}/{cursor.id}-{end}"
             head = f'{{"totalSize":{total},"done":false,"nextRecordsUrl":"{url}","records":'
-        body = (head + records + "}").encode("utf-8")
-        return Response(200, body, {"Content-Type": JSON_TYPE})
+        return (head + records + "}").encode("utf-8")
 
     # ------------------------------------------------------------------ sobjects
 

@@ -13,7 +13,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -62,13 +62,26 @@ class Request:
 
 @dataclass
 class Response:
-    """What an app answers; ``delay`` and ``reset`` are transport faults the server applies."""
+    """What an app answers; ``delay`` and ``reset`` are transport faults the server applies.
+
+    ``stream``, when set, is the body instead of ``body``: its parts are sent as they come, with
+    chunked transfer encoding (the client reads the same bytes).  ``after`` is called once the
+    response has been written (work that should not compete with writing it).
+    """
 
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     reset: bool = False
+    stream: Iterable[bytes] | None = None
+    after: Callable[[], None] | None = None
+
+    def read(self) -> bytes:
+        """The whole body (a stream is consumed and kept as :attr:`body`)."""
+        if self.stream is not None:
+            self.body, self.stream = b"".join(self.stream), None
+        return self.body
 
 
 class App(Protocol):
@@ -109,10 +122,29 @@ def _make_handler(app: App, name: str) -> type[http.server.BaseHTTPRequestHandle
             headers = {"Content-Type": "application/json;charset=UTF-8", **response.headers}
             for key, value in headers.items():
                 self.send_header(key, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
+            if response.stream is not None and self.command != "HEAD" and self._chunked():
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                self._write_chunks(response.stream)
+            else:
+                self.send_header("Content-Length", str(len(response.read())))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(response.body)
+            if response.after is not None:
+                response.after()
+
+        def _chunked(self) -> bool:
+            """Whether the client reads chunked transfer encoding (HTTP/1.1 and later)."""
+            return self.request_version not in ("HTTP/0.9", "HTTP/1.0")
+
+        def _write_chunks(self, parts: Iterable[bytes]) -> None:
+            """HTTP/1.1 chunked transfer: each non-empty part as one chunk, then the last."""
+            write = self.wfile.write
+            for part in parts:
+                if part:
+                    write(b"%x\r\n%b\r\n" % (len(part), part))
+            write(b"0\r\n\r\n")
 
         def _status_line(self, response: Response) -> None:
             """Status line, Server and Date; an app's own ``Date`` (its org clock) wins."""

@@ -19,7 +19,7 @@ import base64
 import csv
 import io
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,7 +27,7 @@ from typing import Any
 from connectors.emulator.server import Response
 from connectors.emulator.sfapi import CSV_TYPE, ApiError, json_response, parse_json
 from connectors.emulator.sfauth import USER_ID
-from connectors.emulator.sfpages import LineCache, Prefetcher, RenderedPage
+from connectors.emulator.sfpages import LineCache, Pieces, Prefetcher, RenderedPage
 from connectors.emulator.sfrender import (
     DELIMITERS,
     LINE_ENDINGS,
@@ -47,6 +47,8 @@ from connectors.emulator.store import Store, TableDef
 Record = dict[str, Any]
 DEFAULT_MAX_RECORDS = 250_000
 DEFAULT_PREPARED = 50_000  # rows rendered while the client polls (simple-salesforce's page size)
+PIECE = 5_000  # rows rendered, then sent, at a time (a page is streamed piece by piece)
+PREPARED_PAGES = 2  # pages rendered ahead per job
 
 
 def encode_locator(offset: int) -> str:
@@ -78,6 +80,8 @@ class QueryJob:
     line_ending_name: str
     polls_left: int
     state: str = "UploadComplete"
+    # pages being rendered ahead, by (first row, maxRecords)
+    prepared: dict[tuple[int, int], Pieces[RenderedPage]] = field(default_factory=dict)
 
     @property
     def object(self) -> str:
@@ -230,7 +234,7 @@ class BulkApi:
             polls_left=self.progress_polls,
         )
         self.query_jobs[job.id] = job
-        self.prefetcher.schedule(("bulk", job.id, 0), lambda: self._cells(job, 0, DEFAULT_PREPARED))
+        self._prepare(job, 0, DEFAULT_PREPARED)
         return json_response(job.info(created=True))
 
     @staticmethod
@@ -294,25 +298,48 @@ class BulkApi:
             if not max_records.isdigit() or int(max_records) <= 0:
                 raise ApiError(400, "INVALIDMAXRECORDS", f"Invalid maxRecords: {max_records}")
             size = int(max_records)
-        prefetched = self.prefetcher.wait(("bulk", job.id, start))
-        if (
-            isinstance(prefetched, RenderedPage)
-            and len(prefetched.texts) == min(size, max(len(job.rows) - start, 0))
-            and (prefetched.version == self.store.seq or prefetched.current(self._seqs(job)))
-        ):
-            page = prefetched  # rendered in the background, and nothing changed since
-        else:
-            page = self._cells(job, start, size)
-        end = start + len(page.texts)
-        body = self._renderer(job).body(page.texts).encode("utf-8")
+        pieces = job.prepared.pop((start, size), None) or self._prepare(job, start, size, False)
+        end = start + min(size, max(len(job.rows) - start, 0))
         if end < len(job.rows):
-            self.prefetcher.schedule(("bulk", job.id, end), lambda: self._cells(job, end, size))
+            self._prepare(job, end, size)  # rendered once this page's pieces are
         headers = {
             "Content-Type": CSV_TYPE,
             "Sforce-Locator": encode_locator(end) if end < len(job.rows) else "null",
-            "Sforce-NumberOfRecords": str(len(page.texts)),
+            "Sforce-NumberOfRecords": str(end - start),
         }
-        return Response(200, body, headers)
+        return Response(200, headers=headers, stream=self._stream(job, start, end, pieces))
+
+    def _prepare(
+        self, job: QueryJob, start: int, size: int, keep: bool = True
+    ) -> Pieces[RenderedPage]:
+        """Start rendering the page of ``size`` rows from ``start`` in the background, piece by
+        piece (``keep``: for a later request, else for the one being answered)."""
+        end = start + min(size, max(len(job.rows) - start, 0))
+        starts = range(start, end, PIECE) or range(start, start + 1)
+        pieces = Pieces(
+            len(starts), lambda n: self._cells(job, starts[n], min(PIECE, end - starts[n]))
+        )
+        if keep:
+            job.prepared[(start, size)] = pieces
+            while len(job.prepared) > PREPARED_PAGES:
+                job.prepared.pop(next(iter(job.prepared)))
+        self.prefetcher.submit(pieces.run)
+        return pieces
+
+    def _stream(
+        self, job: QueryJob, start: int, end: int, pieces: Pieces[RenderedPage]
+    ) -> Iterator[bytes]:
+        """The page's CSV (header, then the rows piece by piece) as its pieces are rendered; a
+        piece none of whose records changed since it was rendered is sent as it is, otherwise the
+        cache renders the changed records again."""
+        renderer = self._renderer(job)
+        before = renderer.header()
+        for n, first in enumerate(range(start, max(end, start + 1), PIECE)):
+            piece = pieces.get(n)
+            if piece.version != self.store.seq and not piece.current(self._seqs(job)):
+                piece = self._cells(job, first, min(PIECE, end - first))
+            yield renderer.part(piece.texts, before).encode("utf-8")
+            before = ""
 
     @staticmethod
     def _renderer(job: QueryJob) -> CsvRecords:

@@ -6,6 +6,8 @@
 * :class:`Prefetcher` renders the next page on a background thread while the client is still
   reading the current one, so that on a multi-core machine rendering overlaps with the client's
   parsing instead of adding to it.
+* :class:`Pieces` is a page cut into pieces that the background thread renders in order while
+  the request serving the page sends each piece as soon as it is ready.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 Record = dict[str, Any]
 MAX_PENDING = 64
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,17 +67,6 @@ class LineCache:
         self._layouts[layout] = cache  # most recently used last
         return cache
 
-    def lines(
-        self,
-        layout: Hashable,
-        records: Sequence[Record],
-        seqs: Mapping[Any, int],
-        key: str,
-        render: Callable[[Sequence[Record]], list[str]],
-    ) -> list[str]:
-        """The text of every record, rendering (in one call) only those not cached as they are."""
-        return self.page(layout, records, seqs, key, render).texts
-
     def page(
         self,
         layout: Hashable,
@@ -84,8 +76,12 @@ class LineCache:
         render: Callable[[Sequence[Record]], list[str]],
         ids: list[Any] | None = None,
     ) -> RenderedPage:
-        """:meth:`lines` with the ids and change sequences the texts stand for (``ids``: the
-        records' ``key`` values when the caller has them already)."""
+        """The text of every record (rendering, in one call, only those not cached as they are)
+        with the ids and change sequences the texts stand for.
+
+        ``seqs`` maps record ids to their change sequences, ``key`` names the id field and
+        ``ids`` are the records' ids when the caller has them already.
+        """
         texts, stamps = self._layout(layout)
         if ids is None:
             ids = list(map(itemgetter(key), records))
@@ -129,11 +125,20 @@ class Prefetcher:
         with self._lock:
             if key in self._pending:
                 return
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(1, thread_name_prefix="emulator-prefetch")
-            self._pending[key] = self._executor.submit(work)
+            self._pending[key] = self._start(work)
             while len(self._pending) > MAX_PENDING:
                 self._pending.popitem(last=False)
+
+    def submit(self, work: Callable[[], Any]) -> None:
+        """Start ``work`` in the background, after the work already scheduled; nobody waits
+        for it (its errors are ignored)."""
+        with self._lock:
+            self._start(work)
+
+    def _start(self, work: Callable[[], Any]) -> Future[Any]:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="emulator-prefetch")
+        return self._executor.submit(work)
 
     def wait(self, key: Hashable) -> Any:
         """Wait until the work scheduled for ``key`` (if any) is done and return its result;
@@ -156,3 +161,61 @@ class Prefetcher:
             self._pending.clear()
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
+
+
+class Pieces(Generic[T]):
+    """A page cut into pieces, rendered in order by a background worker (:meth:`run`) while the
+    request that serves the page takes each one as soon as it is ready (:meth:`get`).
+
+    A piece is rendered once, by whoever claims it first: the request renders a piece itself
+    when the worker has not started it (the worker is queued behind other work, was cancelled
+    or failed), and waits for one the worker is rendering.
+    """
+
+    def __init__(self, count: int, render: Callable[[int], T]) -> None:
+        self._render = render
+        self._results: list[T | None] = [None] * count
+        self._claimed = [False] * count
+        self._changed = threading.Condition()
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def _claim(self, n: int) -> bool:
+        with self._changed:
+            if self._claimed[n]:
+                return False
+            self._claimed[n] = True
+            return True
+
+    def _done(self, n: int, result: T | None) -> None:
+        with self._changed:
+            self._results[n] = result
+            self._claimed[n] = result is not None  # a failed piece is left for get() to render
+            self._changed.notify_all()
+
+    def _make(self, n: int) -> T:
+        try:
+            result = self._render(n)
+        except BaseException:
+            self._done(n, None)
+            raise
+        self._done(n, result)
+        return result
+
+    def run(self) -> None:
+        """Render, in order, every piece nobody has claimed yet (the background worker)."""
+        for n in range(len(self._results)):
+            if self._claim(n):
+                self._make(n)
+
+    def get(self, n: int) -> T:
+        """Piece ``n``: as the worker rendered it (waiting while it renders it), or made here."""
+        with self._changed:
+            while self._results[n] is None and self._claimed[n]:
+                self._changed.wait()
+            result = self._results[n]
+            if result is not None:
+                return result
+            self._claimed[n] = True
+        return self._make(n)

@@ -347,12 +347,21 @@ def _csv_datetimes(values: Column) -> list[str]:
     return [_csv_plain(v) for v in values]
 
 
+_DATE_CELLS: dict[date | None, str] = {None: ""}  # every date written so far -> its cell
+
+
 def _csv_dates(values: Column) -> list[str]:
-    """A date column's cells: each distinct date formatted once (other values one by one)."""
+    """A date column's cells: each distinct date formatted once per process, as
+    :func:`_csv_plain` writes it, and looked up after that (other values one by one)."""
     if not set(map(type, values)) <= {date, type(None)}:
         return [_csv_plain(v) for v in values]
-    texts = {v: _csv_plain(v) for v in set(values)}
-    return list(map(texts.__getitem__, values))
+    texts = _DATE_CELLS
+    try:
+        return list(map(texts.__getitem__, values))
+    except KeyError:  # dates not seen yet (only dates and None are keys: their types are exact)
+        for value in set(values).difference(texts):
+            texts[value] = _csv_plain(value)
+        return list(map(texts.__getitem__, values))
 
 
 class _Untyped(Exception):
@@ -429,11 +438,16 @@ class CsvRecords:
 
     def body(self, cells: Sequence[str]) -> str:
         """The header and one line per record, from :meth:`cells` texts."""
+        return self.part(cells, self.header())
+
+    def part(self, cells: Sequence[str], before: str = "") -> str:
+        """``before``, then one line per record from :meth:`cells` texts: a body is the header
+        and its lines, and the parts of consecutive runs of lines add up to their body."""
         if not cells:
-            return self.header()
+            return before
         ending = self.line_ending
         lines = ('"' + ending + '"').join(cells)
-        return "".join((self.header(), '"', lines, '"', ending))  # one copy of the page
+        return "".join((before, '"', lines, '"', ending))  # one copy of the lines
 
     def render(self, records: Sequence[Record]) -> str:
         """The header and one line per record."""

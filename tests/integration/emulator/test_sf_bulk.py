@@ -13,8 +13,10 @@ import pytest
 import requests
 import simple_salesforce
 
+from connectors.emulator import sfbulk
 from connectors.emulator.emulator import Emulator
 from connectors.emulator.sfpages import Prefetcher
+from connectors.emulator.sfrender import CsvRecords
 from tests.emulator_support import ACCOUNTS, LIVE_ACCOUNTS, account_id
 from tests.integration.emulator.conftest import API, salesforce_client
 
@@ -107,6 +109,9 @@ class RenderNow(Prefetcher):
         done.set_result(work())
         self._pending[key] = done
 
+    def submit(self, work: Callable[[], Any]) -> None:
+        work()
+
 
 def _job_pages(sf: Any, soql: str, between: Callable[[], None]) -> tuple[list[str], int]:
     """A query job's CSV pages of 100 rows (``between`` runs after the first); and the job's
@@ -129,9 +134,14 @@ def _job_pages(sf: Any, soql: str, between: Callable[[], None]) -> tuple[list[st
     return pages, processed["numberRecordsProcessed"]
 
 
-def test_bulk_query_pages_show_changes_made_after_they_were_prepared(emulator: Emulator) -> None:
+@pytest.mark.parametrize("piece", [sfbulk.PIECE, 7])
+def test_bulk_query_pages_show_changes_made_after_they_were_prepared(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, piece: int
+) -> None:
     """The job's records are fixed when it is created; their values are read when a page is
-    served, even when the page was rendered ahead before a record changed."""
+    served, even when the page was rendered ahead before a record changed (checked piece by
+    piece when a page is sent in pieces)."""
+    monkeypatch.setattr(sfbulk, "PIECE", piece)
     app = emulator.salesforce
     app.bulk.prefetcher = RenderNow()
     sf = salesforce_client(emulator)
@@ -157,6 +167,50 @@ def test_bulk_query_pages_show_changes_made_after_they_were_prepared(emulator: E
     again, _ = _job_pages(sf, soql, lambda: None)  # a new job sees the new membership
     assert [r["Id"] for r in _rows(again)] == [r["Id"] for r in store.live("Account")]
     assert _rows(again)[150] == by_id[changed]
+
+
+@pytest.mark.parametrize("piece", [1, 7, 200, 1000])
+@pytest.mark.parametrize("line_ending", ["LF", "CRLF"])
+def test_bulk_query_pages_are_streamed_in_pieces_with_the_same_bytes(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, piece: int, line_ending: str
+) -> None:
+    """A results page is sent with chunked transfer encoding as its pieces are rendered; the
+    body a client reads is the page's CSV exactly, whatever the piece size."""
+    monkeypatch.setattr(sfbulk, "PIECE", piece)
+    sf = salesforce_client(emulator)
+    store = emulator.salesforce.store
+    names = ["Id", "Name", "CreatedDate", "AnnualRevenue", "Is_Key__c", "Industry"]
+    soql = f"SELECT {', '.join(names)} FROM Account"
+    url = sf.base_url + "jobs/query"
+    job = sf.session.post(
+        url,
+        json={"operation": "query", "query": soql, "lineEnding": line_ending},
+        headers=sf.headers,
+    ).json()["id"]
+    while sf.session.get(f"{url}/{job}", headers=sf.headers).json()["state"] != "JobComplete":
+        pass
+    table = store.table("Account").definition
+    fields = [f for f in table.fields if f.name in names]
+    fields.sort(key=lambda f: names.index(f.name))
+    renderer = CsvRecords(fields, ",", "\r\n" if line_ending == "CRLF" else "\n")
+    live = list(store.live("Account"))
+    pages, locator, start = [], "", 0
+    while locator != "null":
+        params = {"maxRecords": 100, **({"locator": locator} if locator else {})}
+        page = sf.session.get(f"{url}/{job}/results", params=params, headers=sf.headers)
+        assert page.headers["Transfer-Encoding"] == "chunked"
+        assert "Content-Length" not in page.headers
+        assert page.content == renderer.render(live[start : start + 100]).encode("utf-8")
+        pages.append(page.text)
+        locator, start = page.headers["Sforce-Locator"], start + 100
+    assert [r["Id"] for r in _rows(pages)] == [r["Id"] for r in live]
+    empty = sf.session.get(
+        f"{url}/{job}/results",
+        params={"locator": sfbulk.encode_locator(len(live)), "maxRecords": 100},
+        headers=sf.headers,
+    )
+    assert empty.content == renderer.header().encode("utf-8")
+    assert empty.headers["Sforce-NumberOfRecords"] == "0"
 
 
 def _score(ext: str, account: str, **fields: Any) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -13,6 +14,7 @@ import requests
 import simple_salesforce
 
 from connectors.emulator.emulator import Emulator
+from connectors.emulator.sfpages import Prefetcher
 from connectors.http import CrmSession
 from tests.emulator_support import (
     ACCOUNTS,
@@ -297,6 +299,56 @@ def test_changed_records_are_served_fresh(emulator: Emulator) -> None:
     emulator.world.salesforce.update("Account", account_id(5), {"Name": "Renamed 5"})
     assert sf.query(soql)["records"][0]["Name"] == "Renamed 5"
     assert "Renamed 5" in "".join(sf.bulk2.Account.query(bulk, wait=0))
+
+
+class MakeNow(Prefetcher):
+    """Does scheduled work at once, so that a test knows the next page was made already."""
+
+    def schedule(self, key: Hashable, work: Callable[[], Any]) -> None:
+        done: Future[Any] = Future()
+        done.set_result(work())
+        self._pending[key] = done
+
+
+def test_pages_made_ahead_show_changes_and_follow_the_batch_size(emulator: Emulator) -> None:
+    """The next page is made once a page is sent; it is served as made only while the store
+    has not changed since, and only for the batch size it was made for."""
+    app = emulator.salesforce
+    app.prefetcher = MakeNow()
+    sf = salesforce_client(emulator)
+    soql = "SELECT Id, Name FROM Account"
+    batch = {"Sforce-Query-Options": "batchSize=200"}
+    first = sf.query(soql, headers=batch)
+    live = [r["Id"] for r in app.store.live("Account")]
+    second = sf.query_more(first["nextRecordsUrl"], identifier_is_url=True)  # as made ahead
+    assert [r["Id"] for r in second["records"]] == live[200:400]
+    app.store.update("Account", live[410], {"Name": "Renamed after it was made"})
+    third = sf.query_more(second["nextRecordsUrl"], identifier_is_url=True)
+    assert [r["Id"] for r in third["records"]] == live[400:]
+    assert third["records"][10]["Name"] == "Renamed after it was made"
+    again = sf.query(soql, headers=batch)
+    wider = sf.query_more(
+        again["nextRecordsUrl"],
+        identifier_is_url=True,
+        headers={"Sforce-Query-Options": "batchSize=300"},
+    )  # made ahead for 200 records: made again for 300
+    assert [r["Id"] for r in wider["records"]] == live[200:] and wider["done"]
+
+
+@pytest.mark.parametrize("deleted", [True, False])
+def test_live_records_whether_or_not_some_are_deleted_or_lack_the_flag(
+    emulator: Emulator, deleted: bool
+) -> None:
+    rows = emulator.salesforce.store.table("Account").rows
+    if not deleted:
+        for record in rows.values():
+            record["IsDeleted"] = False
+    else:
+        next(iter(rows.values())).pop("IsDeleted")  # a record without the flag is live
+    expected = [key for key, r in sorted(rows.items()) if not r.get("IsDeleted")]
+    sf = salesforce_client(emulator)
+    got = [r["Id"] for r in sf.query_all("SELECT Id FROM Account")["records"]]
+    assert got == expected and (len(got) < len(rows)) == deleted
 
 
 def test_date_header_is_the_org_clock(emulator: Emulator) -> None:

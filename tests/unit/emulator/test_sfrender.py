@@ -163,6 +163,10 @@ def test_csv_date_and_datetime_columns_write_each_value_as_a_single_cell_would()
     ]
     days = [date(2024, 1, 1) + timedelta(days=n % 40) for n in range(200)]
     assert csv_column(day, days) == [d.isoformat() for d in days]
+    later = [None, date(1, 1, 1), *days[:3], date(9999, 12, 31), None]  # seen and new dates
+    expected = ["", "0001-01-01", *(d.isoformat() for d in days[:3]), "9999-12-31", ""]
+    assert csv_column(day, later) == expected
+    assert csv_column(day, later) == csv_column(day, later)  # the second time from memory
 
 
 def test_csv_pages_render_the_same_in_chunks() -> None:
@@ -182,6 +186,9 @@ def test_csv_pages_render_the_same_in_chunks() -> None:
     assert renderer.render(records) == renderer.header() + "".join(
         line + "\r\n" for line in renderer.lines(records)
     )
+    parts = [renderer.part(cells[n : n + 7]) for n in range(0, len(cells), 7)]
+    assert renderer.header() + "".join(parts) == renderer.render(records)
+    assert renderer.part([], "before") == "before" and renderer.body([]) == renderer.header()
 
 
 def test_emulator_ids_are_case_safe_and_distinct() -> None:
