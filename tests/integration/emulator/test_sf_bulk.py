@@ -17,7 +17,7 @@ from connectors.emulator import sfbulk
 from connectors.emulator.emulator import Emulator
 from connectors.emulator.sfpages import Prefetcher
 from connectors.emulator.sfrender import CsvRecords
-from tests.emulator_support import ACCOUNTS, LIVE_ACCOUNTS, account_id
+from tests.emulator_support import ACCOUNTS, LIVE_ACCOUNTS, account_id, error_body
 from tests.integration.emulator.conftest import API, salesforce_client
 
 
@@ -98,7 +98,7 @@ def test_bulk_query_job_lifecycle_shapes(sf: Any) -> None:
 def test_bulk_query_refuses_what_bulk_does_not_support(sf: Any, soql: str) -> None:
     with pytest.raises(simple_salesforce.SalesforceMalformedRequest) as caught:
         list(sf.bulk2.Account.query(soql, wait=0))
-    assert caught.value.content[0]["errorCode"] == "API_ERROR"
+    assert error_body(caught.value)[0]["errorCode"] == "API_ERROR"
 
 
 class RenderNow(Prefetcher):
@@ -272,7 +272,7 @@ def test_bulk_ingest_into_another_object_is_refused_and_logged(emulator: Emulato
         sf.bulk2.Account.upsert(
             records=[{"Id": account_id(1), "Name": "Hacked"}], external_id_field="Id", wait=0
         )
-    assert caught.value.content == [
+    assert error_body(caught.value) == [
         {
             "message": "insufficient access rights on object id",
             "errorCode": "INSUFFICIENT_ACCESS_OR_READONLY",

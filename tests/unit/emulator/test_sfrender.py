@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 from connectors.emulator.ids import sf_to_18
 from connectors.emulator.sfrender import (
@@ -180,7 +181,11 @@ def test_csv_pages_render_the_same_in_chunks() -> None:
     assert cells == [renderer.cells([r])[0] for r in records]
     assert renderer.lines(records) == ['"' + c + '"' for c in cells]
     ids = [f for f in fields if f.name == "Id"]
-    odd_ids = [{"Id": 'with "quote"'}, *({"Id": str(n)} for n in range(CHUNK)), {"Id": 7}]
+    odd_ids: list[dict[str, Any]] = [
+        {"Id": 'with "quote"'},
+        *({"Id": str(n)} for n in range(CHUNK)),
+        {"Id": 7},
+    ]
     assert CsvRecords(ids).cells(odd_ids)[0] == 'with ""quote""'  # the column as a whole
     assert CsvRecords(ids).cells(odd_ids[:2])[0] == 'with "quote"'  # (as before)
     assert renderer.render(records) == renderer.header() + "".join(
