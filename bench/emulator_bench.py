@@ -32,7 +32,6 @@ import platform
 import signal
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,25 +40,14 @@ from typing import Any
 import simple_salesforce
 
 from connectors.http import CrmSession, RetryPolicy
+from sync.commands.emulator_cmd import serve_argv
 
 API = "62.0"
 
 
 def start_server(accounts: int, seed: int) -> tuple[subprocess.Popen[str], dict[str, Any], float]:
     """``kamsync emulator serve`` in a child process; its JSON line and start-up seconds."""
-    command = [
-        sys.executable,
-        "-m",
-        "sync",
-        "emulator",
-        "serve",
-        "--accounts",
-        str(accounts),
-        "--seed",
-        str(seed),
-        "--as-of",
-        "2024-06-30",
-    ]
+    command = serve_argv("--accounts", str(accounts), "--seed", str(seed), "--as-of", "2024-06-30")
     started = time.perf_counter()
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True

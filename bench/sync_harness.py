@@ -30,6 +30,8 @@ from typing import Any
 
 import duckdb
 
+from sync.commands.emulator_cmd import serve_argv
+
 ROOT = Path(__file__).resolve().parents[1]
 
 MEASURE = """
@@ -101,17 +103,7 @@ class Source:
 def serve(accounts: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     """Start the emulator; its JSON line."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sync",
-            "emulator",
-            "serve",
-            "--accounts",
-            str(accounts),
-            "--seed",
-            "7",
-        ],
+        serve_argv("--accounts", str(accounts), "--seed", "7"),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

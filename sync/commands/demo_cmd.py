@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from config.errors import RunFailedError, UsageError
 from config.loader import load_config
 from config.model import KamsyncConfig
 from sync import jobs
+from sync.commands.emulator_cmd import serve_argv
 from sync.progress import LogProgress, TerminalProgress
 from sync.signals import GracefulStop
 from sync.warehouse import Warehouse
@@ -171,19 +171,9 @@ def emulator_process(options: DemoOptions) -> Iterator[dict[str, Any]]:
     """Run ``kamsync emulator serve`` in a child process; yield its credentials line."""
     workdir = options.directory / "emulator"
     log_path = options.directory / "emulator.log"
-    command = [
-        sys.executable,
-        "-m",
-        "sync",
-        "emulator",
-        "serve",
-        "--accounts",
-        str(options.accounts),
-        "--seed",
-        str(options.seed),
-        "--workdir",
-        str(workdir),
-    ]
+    command = serve_argv(
+        "--accounts", str(options.accounts), "--seed", str(options.seed), "--workdir", str(workdir)
+    )
     with open(log_path, "w", encoding="utf-8") as log_file:
         child = subprocess.Popen(  # noqa: S603 (our own interpreter and fixed arguments)
             command, stdout=subprocess.PIPE, stderr=log_file, text=True, encoding="utf-8"

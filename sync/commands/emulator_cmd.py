@@ -31,6 +31,12 @@ if TYPE_CHECKING:
 MAX_ACCOUNTS = 1_000_000
 
 
+def serve_argv(*options: str) -> list[str]:
+    """The command line of ``kamsync emulator serve OPTIONS`` with this interpreter, for running
+    the emulator as a child process (the demo, benchmarks, tests)."""
+    return [sys.executable, "-m", "sync", "emulator", "serve", *options]
+
+
 def register(commands: argparse._SubParsersAction[Any]) -> None:
     """Add ``emulator serve``."""
     parser = commands.add_parser("emulator", help="run the built-in Salesforce / Dynamics emulator")

@@ -13,23 +13,12 @@ import pytest
 import simple_salesforce
 
 from connectors.http import CrmSession, RetryPolicy
+from sync.commands.emulator_cmd import serve_argv
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_serve_prints_one_json_line_serves_and_stops_cleanly(stop_signal: signal.Signals) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "sync",
-        "emulator",
-        "serve",
-        "--accounts",
-        "120",
-        "--seed",
-        "3",
-        "--as-of",
-        "2024-06-30",
-    ]
+    command = serve_argv("--accounts", "120", "--seed", "3", "--as-of", "2024-06-30")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -88,17 +77,7 @@ def test_serve_on_a_busy_port_exits_2() -> None:
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "sync",
-                "emulator",
-                "serve",
-                "--accounts",
-                "50",
-                "--port",
-                str(port),
-            ],
+            serve_argv("--accounts", "50", "--port", str(port)),
             capture_output=True,
             text=True,
             timeout=120,
