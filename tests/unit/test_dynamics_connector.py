@@ -7,10 +7,11 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import responses
+from responses import Call
 
 from config.errors import MalformedResponseError, RequestRejectedError, ServerError
 from config.loader import parse_config
@@ -164,8 +165,8 @@ def _page(rows: list[dict[str, Any]], **links: str) -> dict[str, Any]:
     return {"@odata.context": f"{API}/$metadata#accounts", "value": rows, **links}
 
 
-def _params(call: Any) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
+def _params(call: Call) -> dict[str, str]:
+    return {k: v[0] for k, v in recorded.query(call).items()}
 
 
 @pytest.fixture
@@ -623,7 +624,9 @@ def test_links_to_another_host_are_not_followed(connector: DynamicsConnector) ->
 
     with pytest.raises(MalformedResponseError, match="a link to another host"):
         _read(connector, _schema(), StreamState())
-    assert all(urlsplit(c.request.url).hostname != "attacker.example.test" for c in responses.calls)
+    assert all(
+        urlsplit(recorded.url(c)).hostname != "attacker.example.test" for c in responses.calls
+    )
 
 
 @responses.activate
