@@ -51,6 +51,16 @@ PIECE = 5_000  # rows rendered, then sent, at a time (a page is streamed piece b
 PREPARED_PAGES = 2  # pages rendered ahead per job
 
 
+def _page_end(job: QueryJob, start: int, size: int) -> int:
+    """The row after the last of the page of at most ``size`` rows from ``start``."""
+    return start + min(size, max(len(job.rows) - start, 0))
+
+
+def _piece_starts(start: int, end: int) -> range:
+    """The first rows of the pieces of the page ``start:end`` (an empty page is one piece)."""
+    return range(start, max(end, start + 1), PIECE)
+
+
 def encode_locator(offset: int) -> str:
     """An opaque locator for a result position (base64 of the offset, as Salesforce's look)."""
     return base64.b64encode(str(offset).encode()).decode().rstrip("=")
@@ -299,7 +309,7 @@ class BulkApi:
                 raise ApiError(400, "INVALIDMAXRECORDS", f"Invalid maxRecords: {max_records}")
             size = int(max_records)
         pieces = job.prepared.pop((start, size), None) or self._prepare(job, start, size, False)
-        end = start + min(size, max(len(job.rows) - start, 0))
+        end = _page_end(job, start, size)
         if end < len(job.rows):
             self._prepare(job, end, size)  # rendered once this page's pieces are
         headers = {
@@ -314,8 +324,8 @@ class BulkApi:
     ) -> Pieces[RenderedPage]:
         """Start rendering the page of ``size`` rows from ``start`` in the background, piece by
         piece (``keep``: for a later request, else for the one being answered)."""
-        end = start + min(size, max(len(job.rows) - start, 0))
-        starts = range(start, end, PIECE) or range(start, start + 1)
+        end = _page_end(job, start, size)
+        starts = _piece_starts(start, end)
         pieces = Pieces(
             len(starts), lambda n: self._cells(job, starts[n], min(PIECE, end - starts[n]))
         )
@@ -334,7 +344,7 @@ class BulkApi:
         cache renders the changed records again."""
         renderer = self._renderer(job)
         before = renderer.header()
-        for n, first in enumerate(range(start, max(end, start + 1), PIECE)):
+        for n, first in enumerate(_piece_starts(start, end)):
             piece = pieces.get(n)
             if piece.version != self.store.seq and not piece.current(self._seqs(job)):
                 piece = self._cells(job, first, min(PIECE, end - first))
