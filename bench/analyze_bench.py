@@ -12,11 +12,17 @@ then, each in a fresh process so peak memory is its own:
 
 Prints a Markdown table with wall and CPU time, their ratios to the floor, and peak memory
 (RSS). On a shared machine the CPU ratio is the steadier of the two.
+
+With ``--ablations`` it also runs analyze twice more, each in a fresh process, to show where the
+time goes: once with every mart but ``score_history`` built as a temporary table (the models
+computed, nothing but the history written to the file), and once without the two largest marts
+(``whitespace`` and ``account_health_components``, which no other model reads).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -31,6 +37,7 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from analytics.models import Model, discover  # noqa: E402
 from bench.synthetic import AS_OF, generate  # noqa: E402
 
 
@@ -69,16 +76,37 @@ def child_floor(path: Path) -> dict[str, float]:
     return {"seconds": best[0], "cpu_seconds": best[1], "peak_rss_mb": peak_rss_mb()}
 
 
-def child_analyze(path: Path, runs: int) -> dict[str, object]:
+ABLATIONS = {
+    "temporary": "ablation: marts built as temporary tables (only score_history written)",
+    "no_cells": "ablation: without whitespace and account_health_components",
+}
+"""The variants ``--ablations`` runs, and how the table names them."""
+
+
+def variant_models(variant: str) -> list[Model]:
+    """The shipped models, changed as the variant asks (``full``: unchanged)."""
+    models = discover()
+    if variant == "temporary":
+        return [
+            m if m.materialized == "append" else dataclasses.replace(m, layer="intermediate")
+            for m in models
+        ]
+    if variant == "no_cells":
+        return [m for m in models if m.name not in {"whitespace", "account_health_components"}]
+    return models
+
+
+def child_analyze(path: Path, runs: int, variant: str) -> dict[str, object]:
     from analytics.runner import run_analysis
     from config.model import AnalyticsConfig
 
     config = AnalyticsConfig(as_of=AS_OF)
+    models = variant_models(variant)
     con = duckdb.connect(str(path))
     results: list[dict[str, object]] = []
     for _ in range(runs):
         started, cpu = time.perf_counter(), time.process_time()
-        result = run_analysis(con, config)
+        result = run_analysis(con, config, models=models)
         built = time.perf_counter() - started
         con.execute("checkpoint").fetchall()
         total = time.perf_counter() - started
@@ -104,9 +132,10 @@ def child_analyze(path: Path, runs: int) -> dict[str, object]:
     return {"runs": results, "publish_seconds": publish, "peak_rss_mb": peak_rss_mb()}
 
 
-def in_child(mode: str, path: Path, runs: int) -> dict[str, object]:
+def in_child(mode: str, path: Path, runs: int, variant: str = "full") -> dict[str, object]:
+    command = [sys.executable, __file__, "--child", mode, "--path", str(path), "--runs", str(runs)]
     out = subprocess.run(
-        [sys.executable, __file__, "--child", mode, "--path", str(path), "--runs", str(runs)],
+        [*command, "--variant", variant],
         check=True,
         capture_output=True,
         text=True,
@@ -115,13 +144,34 @@ def in_child(mode: str, path: Path, runs: int) -> dict[str, object]:
     return parsed
 
 
+def print_runs(
+    label: str, result: dict[str, object], floor_seconds: float, floor_cpu: float
+) -> None:
+    """One table row per analyze run of a child: its times and their ratios to the floor."""
+    runs = result["runs"]
+    assert isinstance(runs, list)
+    for index, run in enumerate(runs, start=1):
+        which = "first run" if index == 1 else f"run {index} (with history)"
+        print(
+            f"| {label}, {which} (build + commit + checkpoint) | {run['seconds']:.2f} | "
+            f"{run['seconds'] / floor_seconds:.1f} | {run['cpu_seconds']:.2f} | "
+            f"{run['cpu_seconds'] / floor_cpu:.1f} | {result['peak_rss_mb']:.0f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=200_000)
     parser.add_argument("--activities-per-account", type=int, default=50)
     parser.add_argument("--runs", type=int, default=2, help="analyze runs (the second has history)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument(
+        "--ablations", action="store_true", help="also run analyze without writing / without cells"
+    )
     parser.add_argument("--child", choices=["floor", "analyze"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--variant", choices=["full", *ABLATIONS], default="full", help=argparse.SUPPRESS
+    )
     parser.add_argument("--path", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -129,7 +179,7 @@ def main() -> None:
         print(json.dumps(child_floor(args.path)))
         return
     if args.child == "analyze":
-        print(json.dumps(child_analyze(args.path, args.runs)))
+        print(json.dumps(child_analyze(args.path, args.runs, args.variant)))
         return
 
     from config.model import WarehouseConfig
@@ -149,6 +199,10 @@ def main() -> None:
     load_before = ", ".join(f"{load:.1f}" for load in os.getloadavg())
     floor = in_child("floor", path, 1)
     analyze = in_child("analyze", path, args.runs)
+    ablations = {
+        variant: in_child("analyze", path, args.runs, variant)
+        for variant in (ABLATIONS if args.ablations else {})
+    }
     floor_seconds = float(floor["seconds"])  # type: ignore[arg-type]
 
     print(
@@ -165,17 +219,13 @@ def main() -> None:
         f"| floor: GROUP BY activities + GROUP BY lines | {floor_seconds:.2f} | 1.0 | "
         f"{floor_cpu:.2f} | 1.0 | {floor['peak_rss_mb']:.0f} |"
     )
-    runs = analyze["runs"]
-    assert isinstance(runs, list)
-    for index, run in enumerate(runs, start=1):
-        label = "analyze, first run" if index == 1 else f"analyze, run {index} (with history)"
-        print(
-            f"| {label} (build + commit + checkpoint) | {run['seconds']:.2f} | "
-            f"{run['seconds'] / floor_seconds:.1f} | {run['cpu_seconds']:.2f} | "
-            f"{run['cpu_seconds'] / floor_cpu:.1f} | {analyze['peak_rss_mb']:.0f} |"
-        )
+    labels = {"full": "analyze"} | ABLATIONS
+    for variant, result in {"full": analyze, **ablations}.items():
+        print_runs(labels[variant], result, floor_seconds, floor_cpu)
     print(f"| publish the analysts' copy (file copy) | {analyze['publish_seconds']:.2f} | | | | |")
     print()
+    runs = analyze["runs"]
+    assert isinstance(runs, list)
     for index, run in enumerate(runs, start=1):
         print(
             f"run {index}: {run['rows']:,} mart rows; CPU outside the models (commit, "
