@@ -33,20 +33,9 @@ import msal
 import orjson
 
 from bench.sync_harness import Floor, Result, Source, Wording, markdown, run
+from config.model import DEFAULT_DYNAMICS_TABLES
 from connectors.http import CrmSession
 
-TABLES = (
-    "systemuser",
-    "account",
-    "contact",
-    "product",
-    "opportunity",
-    "opportunityproduct",
-    "phonecall",
-    "appointment",
-    "email",
-    "task",
-)
 PAGE = 5000
 SECTION = "## Sync — Dynamics"
 
@@ -88,7 +77,7 @@ def _select(http: CrmSession, headers: dict[str, str], api: str, table: str) -> 
 def floor(ready: dict[str, Any]) -> Floor:
     """Seconds, records and megabytes to download and parse every page of a full read."""
     http, headers, api = _login(ready)
-    selects = {t: _select(http, headers, api, t) for t in TABLES}
+    selects = {t: _select(http, headers, api, t) for t in DEFAULT_DYNAMICS_TABLES}
     prefer = {**headers, "Prefer": f"odata.track-changes,odata.maxpagesize={PAGE}"}
     started = time.perf_counter()
     records, size = 0, 0

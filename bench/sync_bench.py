@@ -37,20 +37,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script, bench/ is on the path but not the root
 
 from bench.sync_harness import Floor, Result, Source, Wording, markdown, run  # noqa: E402
+from config.model import DEFAULT_SALESFORCE_OBJECTS  # noqa: E402
 from connectors.http import CrmSession  # noqa: E402
 from connectors.salesforce.connector import BULK_PAGE_RECORDS, bulk_poll_delays  # noqa: E402
 
-OBJECTS = (
-    "User",
-    "Account",
-    "Contact",
-    "Product2",
-    "Opportunity",
-    "OpportunityLineItem",
-    "OpportunityContactRole",
-    "Task",
-    "Event",
-)
+OBJECTS = DEFAULT_SALESFORCE_OBJECTS
 BULK_THRESHOLD = 10_000
 REST_PAGE = 2000
 # the emulator answers a job's first status check with InProgress, the second with JobComplete

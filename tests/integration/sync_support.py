@@ -16,7 +16,13 @@ from typing import Any
 import duckdb
 
 from config.loader import load_config
-from config.model import DynamicsSource, KamsyncConfig, SalesforceSource
+from config.model import (
+    DEFAULT_DYNAMICS_TABLES,
+    DEFAULT_SALESFORCE_OBJECTS,
+    DynamicsSource,
+    KamsyncConfig,
+    SalesforceSource,
+)
 from connectors.base import Connector
 from connectors.dynamics import DynamicsConnector
 from connectors.emulator.emulator import Emulator
@@ -26,29 +32,9 @@ from connectors.salesforce import SalesforceConnector
 from sync.engine import SyncEngine, SyncResult
 from sync.warehouse import Warehouse
 
-SALESFORCE_OBJECTS = (
-    "User",
-    "Account",
-    "Contact",
-    "Product2",
-    "Opportunity",
-    "OpportunityLineItem",
-    "OpportunityContactRole",
-    "Task",
-    "Event",
-)
-DYNAMICS_TABLES = (
-    "systemuser",
-    "account",
-    "contact",
-    "product",
-    "opportunity",
-    "opportunityproduct",
-    "phonecall",
-    "appointment",
-    "email",
-    "task",
-)
+# the objects and tables a source with the default configuration syncs
+SALESFORCE_OBJECTS = DEFAULT_SALESFORCE_OBJECTS
+DYNAMICS_TABLES = DEFAULT_DYNAMICS_TABLES
 
 
 def salesforce_env(emulator: Emulator) -> dict[str, str]:
