@@ -312,12 +312,11 @@ order by list_position(['key', 'growth', 'maintain', 'non_key'], tier), tier
 """
 
 WHITESPACE_SQL = """
-select accounts.name, accounts.source, whitespace.product_family,
-    whitespace.expected_value
-from kam.whitespace as whitespace
-inner join crm.accounts as accounts on accounts.account_key = whitespace.account_key
-where whitespace.gap_rank = 1 and whitespace.expected_value > 0
-order by whitespace.expected_value desc, accounts.name
+select product_family, count(*) as accounts, sum(expected_value) as expected_value
+from kam.whitespace
+where status = 'gap' and expected_value > 0
+group by product_family
+order by expected_value desc, product_family
 limit 5
 """
 
@@ -351,12 +350,16 @@ def tier_table(rows: list[tuple[Any, ...]]) -> Table:
 
 
 def whitespace_table(rows: list[tuple[Any, ...]]) -> Table:
-    """The largest gaps: each account's first-ranked missing product family."""
-    table = Table(title="biggest whitespace (first gap per account)")
-    for header in ("account", "source", "product family", "expected value"):
-        table.add_column(header, justify="right" if header == "expected value" else "left")
-    for name, source, family, value in rows:
-        table.add_row(str(name), str(source), str(family), f"{value:,.0f}")
+    """Where the whitespace is: per product family, the accounts that lack it and its value.
+
+    Per family rather than per account: expected value is a peer group's figure, so the largest
+    single gaps are many accounts of one peer group with the same value.
+    """
+    table = Table(title="biggest whitespace by product family (gaps)")
+    for header in ("product family", "accounts with a gap", "expected value"):
+        table.add_column(header, justify="left" if header == "product family" else "right")
+    for family, accounts, value in rows:
+        table.add_row(str(family), f"{accounts:,}", f"{value:,.0f}")
     return table
 
 

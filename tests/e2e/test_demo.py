@@ -165,10 +165,23 @@ def test_the_emulator_holds_one_score_record_per_account_and_nothing_else_was_wr
         assert ledger == len(live[source])
 
 
-def test_the_summary_names_tiers_whitespace_orgs_and_how_to_open_the_file(demo: Demo) -> None:
+def test_the_summary_names_tiers_whitespace_orgs_and_how_to_open_the_file(
+    demo: Demo, warehouse: duckdb.DuckDBPyConnection
+) -> None:
     out = demo.stdout
     assert "accounts by tier and health band" in out
-    assert "biggest whitespace" in out
+    assert "biggest whitespace by product family" in out
+    # the whitespace table sums each family's gap cells: its first row is the family whose gaps
+    # are worth most, with the number of accounts that lack it
+    family, accounts = warehouse.execute(
+        "select product_family, count(*) from kam.whitespace "
+        "where status = 'gap' and expected_value > 0 "
+        "group by product_family order by sum(expected_value) desc limit 1"
+    ).fetchall()[0]
+    table = out[out.index("biggest whitespace by product family") :]
+    first_row = next(line for line in table.splitlines() if line.startswith("│"))
+    assert first_row.split("│")[1].strip() == family
+    assert first_row.split("│")[2].strip() == f"{accounts:,}"
     assert "sf_demo" in out and "d365_demo" in out
     assert f"duckdb -readonly {demo.directory / 'kamsync.duckdb'}" in out
     config = (demo.directory / "kamsync.toml").read_text(encoding="utf-8")
