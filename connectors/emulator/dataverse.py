@@ -49,6 +49,7 @@ from connectors.emulator.dataverse_errors import (
     UNEXPECTED,
     DataverseError,
     bad_query,
+    json_body,
     segment_not_found,
 )
 from connectors.emulator.dataverse_metadata import MetadataCatalog
@@ -409,7 +410,7 @@ class DataverseApp:
             if request.method != "POST":
                 raise _method_not_allowed(request)
             self.writer.upsert_multiple(
-                table, _json_body(request), self.settings.max_upsert_multiple
+                table, json_body(request), self.settings.max_upsert_multiple
             )
             return Response(204, b"", {"OData-Version": "4.0"})
         raise segment_not_found(segments[-1])
@@ -440,7 +441,7 @@ class DataverseApp:
             return self.reader.read(request, base, view, table)
         if request.method != "POST":
             raise _method_not_allowed(request)
-        body = _json_body(request)
+        body = json_body(request)
         self.writer.check_writable(table, "create", None, body)
         address = (
             self.writer.target_address(table, view, body) if _has_address(view, body) else None
@@ -466,7 +467,7 @@ class DataverseApp:
             return Response(204, b"", {"OData-Version": "4.0"})
         if request.method != "PATCH":
             raise _method_not_allowed(request)
-        body = _json_body(request)
+        body = json_body(request)
         result = self.writer.upsert(
             table,
             address,
@@ -529,16 +530,6 @@ def _has_address(view: EntityView, body: Mapping[str, Any]) -> bool:
 def _base_url(request: Request) -> str:
     host = request.headers.get("host") or "127.0.0.1"
     return f"https://{host}"
-
-
-def _json_body(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        raise bad_query("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise bad_query("The request body must be a JSON object.")
-    return body
 
 
 def _method_not_allowed(request: Request) -> DataverseError:

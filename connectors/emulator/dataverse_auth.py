@@ -25,7 +25,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from connectors.emulator.server import Request, Response
+from connectors.emulator.tls import pem_key, self_signed
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TOKEN_LIFETIME_SECONDS = 3599
@@ -70,25 +71,9 @@ class ClientCertificate:
 def create_client_certificate(common_name: str = "kamsync") -> ClientCertificate:
     """A fresh RSA key and self-signed certificate for certificate credentials."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.now(UTC) - timedelta(minutes=5)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+    cert = self_signed(key, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
     return ClientCertificate(
-        private_key_pem=key_pem,
+        private_key_pem=pem_key(key).decode(),
         certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
         sha1_thumbprint=cert.fingerprint(hashes.SHA1()).hex().upper(),  # noqa: S303 - x5t is SHA-1 by definition
         sha256_thumbprint=cert.fingerprint(hashes.SHA256()).hex().upper(),

@@ -1,10 +1,15 @@
-"""Dataverse Web API errors in their real shape: ``{"error": {"code": "0x...", "message": ...}}``."""
+"""Dataverse Web API errors in their real shape: ``{"error": {"code": "0x...", "message": ...}}``.
+
+Also the check of a JSON request body that the handlers share, since what it gives back on a bad
+body is one of these errors.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from connectors.emulator.server import Response
+from connectors.emulator.server import Request, Response
 
 ODATA_ERROR = "0x80060888"  # bad query option / unknown property
 NOT_FOUND_SEGMENT = "0x8006088a"  # unknown entity set or path segment
@@ -70,3 +75,14 @@ def key_not_found(table: str) -> DataverseError:
         OBJECT_DOES_NOT_EXIST,
         f"A record with the specified key values does not exist in {table} entity",
     )
+
+
+def json_body(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object (none: empty), or the 400 Dataverse answers."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        raise bad_query("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise bad_query("The request body must be a JSON object.")
+    return body

@@ -36,6 +36,7 @@ from connectors.emulator.dataverse_errors import (
     PRIVILEGE_DENIED,
     DataverseError,
     bad_query,
+    json_body,
     segment_not_found,
 )
 from connectors.emulator.dataverse_model import (
@@ -622,7 +623,7 @@ class MetadataCatalog:
     def _post(
         self, request: Request, base: str, parsed: list[tuple[str, str | None]], segments: list[str]
     ) -> Response:
-        body = _json_body(request)
+        body = json_body(request)
         head, key = parsed[0]
         if head != "EntityDefinitions":
             raise segment_not_found(segments[0])
@@ -832,7 +833,7 @@ class MetadataCatalog:
 
     def create_relationship(self, request: Request, base: str) -> Response:
         """``POST RelationshipDefinitions``: a one-to-many relationship and its lookup column."""
-        body = _json_body(request)
+        body = json_body(request)
         referencing = str(body.get("ReferencingEntity") or "").lower()
         referenced = str(body.get("ReferencedEntity") or "").lower()
         lookup = body.get("Lookup") if isinstance(body.get("Lookup"), Mapping) else {}
@@ -953,16 +954,6 @@ def _key_value(key: str, name: str) -> str:
     if text.startswith(prefix):
         text = text[len(prefix) :]
     return text.strip("'").lower()
-
-
-def _json_body(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        raise bad_query("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise bad_query("The request body must be a JSON object.")
-    return body
 
 
 def _ok(body: Mapping[str, Any]) -> Response:

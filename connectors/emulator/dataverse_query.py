@@ -466,6 +466,21 @@ def _link(
     return f"{base}{API_PATH}/{view.entity_set}" + (f"?{query}" if query else "")
 
 
+def _next_link(base: str, view: EntityView, request: Request, cookie: Cookie) -> str:
+    """``@odata.nextLink``: the request's URL with ``cookie`` as its ``$skiptoken``."""
+    return _link(base, view, request, {"$skiptoken": cookie.encode(view.key)})
+
+
+def _delta_link(base: str, view: EntityView, request: Request, token: str) -> str:
+    """``@odata.deltaLink``: the request's URL asking for the changes after ``token``."""
+    return _link(base, view, request, {"$deltatoken": token}, drop=("$skiptoken",))
+
+
+def _next_page(cookie: Cookie | None) -> int:
+    """The number of the page after ``cookie``'s (after the first when there is none)."""
+    return (cookie.page if cookie else 1) + 1
+
+
 # ---------------------------------------------------------------------------- ordering cache
 
 
@@ -776,12 +791,8 @@ class CollectionReader:
                 body[f"@{TOTAL_COUNT_EXCEEDED}"] = total >= MAX_COUNT
         if page.more and not capped_by_top:
             last = page.rows[-1][1]
-            next_cookie = Cookie(
-                (cookie.page if cookie else 1) + 1, _cookie_values(last, view, options.orderby)
-            )
-            body["@odata.nextLink"] = _link(
-                base, view, request, {"$skiptoken": next_cookie.encode(view.key)}
-            )
+            next_cookie = Cookie(_next_page(cookie), _cookie_values(last, view, options.orderby))
+            body["@odata.nextLink"] = _next_link(base, view, request, next_cookie)
         return PageResult(body, _applied(prefs, limit))
 
     def _page_body(
@@ -843,18 +854,11 @@ class CollectionReader:
         page = self._collect(table, view, options, cookie, limit)
         body = self._page_body(base, view, table, prefs, options, page)
         if page.more:
-            next_cookie = Cookie(
-                (cookie.page if cookie else 1) + 1,
-                _cookie_values(page.rows[-1][1], view, ()),
-                token,
-            )
-            body["@odata.nextLink"] = _link(
-                base, view, request, {"$skiptoken": next_cookie.encode(view.key)}
-            )
+            last = page.rows[-1][1]
+            next_cookie = Cookie(_next_page(cookie), _cookie_values(last, view, ()), token)
+            body["@odata.nextLink"] = _next_link(base, view, request, next_cookie)
         else:
-            body["@odata.deltaLink"] = _link(
-                base, view, request, {"$deltatoken": token}, drop=("$skiptoken",)
-            )
+            body["@odata.deltaLink"] = _delta_link(base, view, request, token)
         return PageResult(body, _applied(prefs, limit, tracking=True))
 
     def _parse_delta_token(self, token: str) -> int:
@@ -907,14 +911,10 @@ class CollectionReader:
         body = self._delta_body(base, view, table, prefs, options, window[:limit])
         if more:
             extra = {"upto": upto, "offset": offset + limit}
-            next_cookie = Cookie((cookie.page if cookie else 1) + 1, (), token, extra)
-            body["@odata.nextLink"] = _link(
-                base, view, request, {"$skiptoken": next_cookie.encode(view.key)}
-            )
+            next_cookie = Cookie(_next_page(cookie), (), token, extra)
+            body["@odata.nextLink"] = _next_link(base, view, request, next_cookie)
         else:
-            body["@odata.deltaLink"] = _link(
-                base, view, request, {"$deltatoken": token}, drop=("$skiptoken",)
-            )
+            body["@odata.deltaLink"] = _delta_link(base, view, request, token)
         return PageResult(body, _applied(prefs, limit, tracking=prefs.track_changes))
 
     def _delta_body(

@@ -211,6 +211,21 @@ def _sf_table(name: str, label: str, plural: str, *fields: FieldDef) -> TableDef
     )
 
 
+def _sf_activity(name: str, label: str, plural: str, *extra: FieldDef) -> TableDef:
+    """A Task or Event: the activity fields both have, then ``extra``."""
+    return _sf_table(
+        name,
+        label,
+        plural,
+        _sf_ref("WhatId", "Related To ID", "Account", "Opportunity"),
+        _sf_ref("WhoId", "Name ID", "Contact", "Lead"),
+        _f("AccountId", "reference", "Account ID", ref=("Account",), updateable=False, length=18),
+        _sf_ref("OwnerId", "Assigned To ID", "User", nullable=False),
+        _f("Subject", "string", "Subject", length=255),
+        *extra,
+    )
+
+
 # ----------------------------------------------------------------------------- Salesforce
 
 
@@ -220,7 +235,6 @@ def salesforce_tables() -> tuple[TableDef, ...]:
     regions = _labels(REGIONS)
     terrs = _labels(tuple(t[1] for t in territories()))
     families = _labels(tuple(f.name for f in FAMILIES))
-    activity_what = ("Account", "Opportunity")
     return (
         _sf_table(
             "User",
@@ -350,22 +364,10 @@ def salesforce_tables() -> tuple[TableDef, ...]:
             _f("Role", "picklist", "Role", options=_labels(CONTACT_ROLES)),
             _f("IsPrimary", "boolean", "Primary", nullable=False),
         ),
-        _sf_table(
+        _sf_activity(
             "Task",
             "Task",
             "Tasks",
-            _sf_ref("WhatId", "Related To ID", *activity_what),
-            _sf_ref("WhoId", "Name ID", "Contact", "Lead"),
-            _f(
-                "AccountId",
-                "reference",
-                "Account ID",
-                ref=("Account",),
-                updateable=False,
-                length=18,
-            ),
-            _sf_ref("OwnerId", "Assigned To ID", "User", nullable=False),
-            _f("Subject", "string", "Subject", length=255),
             _f("TaskSubtype", "picklist", "Task Subtype", options=_labels(SF_TASK_SUBTYPES)),
             _f("Type", "picklist", "Type", options=_labels(SF_TASK_TYPES)),
             _f("ActivityDate", "date", "Due Date Only"),
@@ -373,22 +375,10 @@ def salesforce_tables() -> tuple[TableDef, ...]:
             _f("Priority", "picklist", "Priority", nullable=False, options=_labels(SF_PRIORITIES)),
             _f("IsClosed", "boolean", "Closed", nullable=False, updateable=False),
         ),
-        _sf_table(
+        _sf_activity(
             "Event",
             "Event",
             "Events",
-            _sf_ref("WhatId", "Related To ID", *activity_what),
-            _sf_ref("WhoId", "Name ID", "Contact", "Lead"),
-            _f(
-                "AccountId",
-                "reference",
-                "Account ID",
-                ref=("Account",),
-                updateable=False,
-                length=18,
-            ),
-            _sf_ref("OwnerId", "Assigned To ID", "User", nullable=False),
-            _f("Subject", "string", "Subject", length=255),
             _f("Type", "picklist", "Type", options=_labels(SF_EVENT_TYPES)),
             _f("ActivityDate", "date", "Due Date Only"),
             _f("StartDateTime", "datetime", "Start Date Time"),

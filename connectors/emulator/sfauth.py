@@ -28,16 +28,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import jwt
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+
+from connectors.emulator.tls import emulator_name, pem_key, self_signed
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 REAL_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
@@ -67,19 +67,13 @@ class SalesforceCredentials:
         (``jwt.crt``) are written there for clients to use.
         """
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        certificate = _self_signed(key)
+        certificate = self_signed(key, emulator_name("kamsync emulator JWT signing"))
         cert_pem = certificate.public_bytes(serialization.Encoding.PEM)
         key_file = cert_file = None
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
             key_file, cert_file = directory / "jwt.key", directory / "jwt.crt"
-            key_file.write_bytes(
-                key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                )
-            )
+            key_file.write_bytes(pem_key(key))
             key_file.chmod(0o600)
             cert_file.write_bytes(cert_pem)
         return cls(
@@ -96,26 +90,6 @@ class SalesforceCredentials:
     def public_key(self) -> Any:
         """The public key of the connected app's certificate."""
         return x509.load_pem_x509_certificate(self.jwt_certificate_pem).public_key()
-
-
-def _self_signed(key: rsa.RSAPrivateKey) -> x509.Certificate:
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "kamsync emulator"),
-            x509.NameAttribute(NameOID.COMMON_NAME, "kamsync emulator JWT signing"),
-        ]
-    )
-    now = datetime.now(UTC) - timedelta(minutes=5)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
 
 
 class OAuthError(Exception):

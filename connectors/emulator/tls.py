@@ -3,6 +3,9 @@
 On start the emulator creates a CA and a server certificate for ``127.0.0.1`` / ``localhost``
 signed by it, writes the CA certificate (PEM) where clients can trust it through a source's
 ``ca_bundle``, and keeps the keys in memory and in a private temporary directory.
+
+The emulated auth servers' self-signed certificates (Salesforce's JWT signing certificate,
+Entra ID client certificates) are made here too.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 _VALIDITY = timedelta(days=2)
@@ -37,7 +40,8 @@ class TlsFiles:
         return context
 
 
-def _name(common_name: str) -> x509.Name:
+def emulator_name(common_name: str) -> x509.Name:
+    """A certificate name of the emulator's organisation with ``common_name``."""
     return x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "kamsync emulator"),
@@ -46,11 +50,27 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+def pem_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
+    """``key`` as unencrypted PKCS#8 PEM."""
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
+    )
+
+
+def self_signed(key: rsa.RSAPrivateKey, name: x509.Name) -> x509.Certificate:
+    """A certificate for ``key`` signed by itself, valid for a year from five minutes ago."""
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=365))
+        .sign(key, hashes.SHA256())
     )
 
 
@@ -59,7 +79,7 @@ def create_ca(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC) - timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name("kamsync emulator CA")
+    ca_name = emulator_name("kamsync emulator CA")
     ca_cert = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -97,7 +117,7 @@ def create_ca(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost
             names.append(x509.DNSName(host))
     server_cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(hosts[0]))
+        .subject_name(emulator_name(hosts[0]))
         .issuer_name(ca_name)
         .public_key(server_key.public_key())
         .serial_number(x509.random_serial_number())
@@ -117,6 +137,6 @@ def create_ca(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost
         server_cert.public_bytes(serialization.Encoding.PEM)
         + ca_cert.public_bytes(serialization.Encoding.PEM)
     )
-    files.key_file.write_bytes(_pem_key(server_key))
+    files.key_file.write_bytes(pem_key(server_key))
     files.key_file.chmod(0o600)
     return files

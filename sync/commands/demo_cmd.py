@@ -33,7 +33,7 @@ from config.errors import RunFailedError, UsageError
 from config.loader import load_config
 from config.model import KamsyncConfig
 from sync import jobs
-from sync.commands.emulator_cmd import serve_argv
+from sync.commands.emulator_cmd import MAX_ACCOUNTS, serve_argv
 from sync.progress import LogProgress, TerminalProgress
 from sync.signals import GracefulStop
 from sync.warehouse import Warehouse
@@ -41,7 +41,6 @@ from sync.warehouse import Warehouse
 if TYPE_CHECKING:
     from sync.cli import App
 
-MAX_ACCOUNTS = 1_000_000
 MARKER = ".kamsync-demo"
 """The file that says a directory was made by ``kamsync demo`` (and may be refreshed by it)."""
 OWN_FILES = (

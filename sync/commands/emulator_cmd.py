@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from sync.cli import App
 
 MAX_ACCOUNTS = 1_000_000
+"""The largest world ``emulator serve`` (and so ``demo``) will generate."""
 
 
 def serve_argv(*options: str) -> list[str]:
