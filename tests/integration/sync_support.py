@@ -37,85 +37,79 @@ SALESFORCE_OBJECTS = DEFAULT_SALESFORCE_OBJECTS
 DYNAMICS_TABLES = DEFAULT_DYNAMICS_TABLES
 
 
-def salesforce_env(emulator: Emulator) -> dict[str, str]:
-    """The environment variables the generated config names, set to the emulator's secrets."""
-    creds = emulator.credentials()["salesforce"]
+def _env(emulator: Emulator, crm: str, prefix: str) -> dict[str, str]:
+    """``KAMSYNC_<prefix>_CLIENT_ID`` and ``_CLIENT_SECRET`` set to ``crm``'s emulated secrets."""
+    creds = emulator.credentials()[crm]
     return {
-        "KAMSYNC_SF_CLIENT_ID": creds["client_id"],
-        "KAMSYNC_SF_CLIENT_SECRET": creds["client_secret"],
+        f"KAMSYNC_{prefix}_CLIENT_ID": creds["client_id"],
+        f"KAMSYNC_{prefix}_CLIENT_SECRET": creds["client_secret"],
     }
 
 
-def salesforce_source(emulator: Emulator, name: str = "sf", extra: str = "") -> str:
-    """A ``[[sources]]`` block for the emulator's Salesforce org (``extra``: more of its keys)."""
-    creds = emulator.credentials()["salesforce"]
+def salesforce_env(emulator: Emulator) -> dict[str, str]:
+    """The environment variables the generated config names, set to the emulator's secrets."""
+    return _env(emulator, "salesforce", "SF")
+
+
+def dynamics_env(emulator: Emulator) -> dict[str, str]:
+    """The environment variables the generated Dynamics config names."""
+    return _env(emulator, "dynamics", "DV")
+
+
+def _source(emulator: Emulator, name: str, kind: str, where: str, prefix: str, extra: str) -> str:
+    """A ``[[sources]]`` block: ``where`` its address keys, secrets from ``KAMSYNC_<prefix>_*``."""
     return f"""
 [[sources]]
 name = "{name}"
-kind = "salesforce"
-instance_url = "{creds["instance_url"]}"
-login_url = "{creds["login_url"]}"
-client_id_env = "KAMSYNC_SF_CLIENT_ID"
-client_secret_env = "KAMSYNC_SF_CLIENT_SECRET"
+kind = "{kind}"
+{where}
+client_id_env = "KAMSYNC_{prefix}_CLIENT_ID"
+client_secret_env = "KAMSYNC_{prefix}_CLIENT_SECRET"
 ca_bundle = "{emulator.ca_file}"
 {extra}
 """
 
 
-def write_salesforce_config(directory: Path, emulator: Emulator, extra: str = "") -> Path:
-    """A kamsync.toml with one Salesforce source pointing at the emulator."""
+def salesforce_source(emulator: Emulator, name: str = "sf", extra: str = "") -> str:
+    """A ``[[sources]]`` block for the emulator's Salesforce org (``extra``: more of its keys)."""
+    creds = emulator.credentials()["salesforce"]
+    where = f'instance_url = "{creds["instance_url"]}"\nlogin_url = "{creds["login_url"]}"'
+    return _source(emulator, name, "salesforce", where, "SF", extra)
+
+
+def dynamics_source(emulator: Emulator, name: str = "dv", extra: str = "") -> str:
+    """A ``[[sources]]`` block for the emulator's Dataverse org."""
+    creds = emulator.credentials()["dynamics"]
+    where = f'url = "{creds["url"]}"\nauthority = "{creds["authority"]}"'
+    return _source(emulator, name, "dynamics", where, "DV", extra)
+
+
+def write_sources_config(directory: Path, sources: str) -> Path:
+    """A kamsync.toml with a warehouse that never waits for its lock, then ``sources`` (its
+    ``[[sources]]`` blocks and any further tables)."""
     path = directory / "kamsync.toml"
     path.write_text(
         f"""
 [warehouse]
 path = "kamsync.duckdb"
 lock_wait_seconds = 0
-{salesforce_source(emulator, "sf", extra)}""",
+{sources}""",
         encoding="utf-8",
     )
     return path
 
 
-def dynamics_env(emulator: Emulator) -> dict[str, str]:
-    """The environment variables the generated Dynamics config names."""
-    creds = emulator.credentials()["dynamics"]
-    return {
-        "KAMSYNC_DV_CLIENT_ID": creds["client_id"],
-        "KAMSYNC_DV_CLIENT_SECRET": creds["client_secret"],
-    }
-
-
-def dynamics_source(emulator: Emulator, name: str = "dv", extra: str = "") -> str:
-    """A ``[[sources]]`` block for the emulator's Dataverse org."""
-    creds = emulator.credentials()["dynamics"]
-    return f"""
-[[sources]]
-name = "{name}"
-kind = "dynamics"
-url = "{creds["url"]}"
-authority = "{creds["authority"]}"
-client_id_env = "KAMSYNC_DV_CLIENT_ID"
-client_secret_env = "KAMSYNC_DV_CLIENT_SECRET"
-ca_bundle = "{emulator.ca_file}"
-{extra}
-"""
+def write_salesforce_config(directory: Path, emulator: Emulator, extra: str = "") -> Path:
+    """A kamsync.toml with one Salesforce source pointing at the emulator."""
+    return write_sources_config(directory, salesforce_source(emulator, "sf", extra))
 
 
 def write_dynamics_config(
     directory: Path, emulator: Emulator, extra: str = "", *, with_salesforce: bool = False
 ) -> Path:
     """A kamsync.toml with a Dataverse source (and the Salesforce org too when asked)."""
-    path = directory / "kamsync.toml"
     salesforce = salesforce_source(emulator) if with_salesforce else ""
-    path.write_text(
-        f"""
-[warehouse]
-path = "kamsync.duckdb"
-lock_wait_seconds = 0
-{salesforce}{dynamics_source(emulator, "dv", extra)}""",
-        encoding="utf-8",
-    )
-    return path
+    return write_sources_config(directory, salesforce + dynamics_source(emulator, "dv", extra))
 
 
 def load(path: Path, env: Mapping[str, str]) -> KamsyncConfig:
@@ -218,8 +212,8 @@ def snapshot(db: Path, source: str, tables: tuple[str, ...]) -> list[tuple[Any, 
     return [*counts, crm]
 
 
-def raw_rows(db: Path, source: str, obj: str) -> dict[str, dict[str, Any]]:
-    """Live rows of a raw table, by Id, values normalised, meta columns left out."""
+def raw_rows(db: Path, source: str, obj: str, key: str = "Id") -> dict[str, dict[str, Any]]:
+    """Live rows of a raw table, by ``key``, values normalised, meta columns left out."""
     con = duckdb.connect(str(db), read_only=True)
     try:
         cursor = con.execute(f'select * from "raw_{source}"."{obj}" where not _is_deleted')
@@ -229,7 +223,7 @@ def raw_rows(db: Path, source: str, obj: str) -> dict[str, dict[str, Any]]:
         con.close()
     keep = [n for n in names if not n.startswith("_")]
     return {
-        row[names.index("Id")]: {n: comparable(row[names.index(n)]) for n in keep} for row in rows
+        row[names.index(key)]: {n: comparable(row[names.index(n)]) for n in keep} for row in rows
     }
 
 
@@ -240,32 +234,51 @@ def store_rows(store: Store, obj: str, columns: list[str]) -> dict[str, dict[str
     }
 
 
+def _columns(landed: dict[str, dict[str, Any]], key: str) -> list[str]:
+    """The columns the landed rows have (just ``key`` when none landed)."""
+    return list(next(iter(landed.values())).keys()) if landed else [key]
+
+
+def _assert_same_records(
+    table: str, landed: dict[str, dict[str, Any]], expected: dict[str, dict[str, Any]]
+) -> None:
+    """The landed rows are the expected ones: the same ids, each with the same values."""
+    assert landed.keys() == expected.keys(), (
+        f"{table}: ids differ ({len(landed.keys() - expected.keys())} extra, "
+        f"{len(expected.keys() - landed.keys())} missing)"
+    )
+    different = [i for i in expected if expected[i] != landed[i]]
+    assert not different, (
+        f"{table}: {len(different)} records differ, e.g. {different[0]}: "
+        f"{expected[different[0]]} != {landed[different[0]]}"
+    )
+
+
+def _assert_ids_unique(db: Path, source: str, keys: Mapping[str, str]) -> None:
+    """Each raw table (``keys``: table -> its id column) holds every id once."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        for table, key in keys.items():
+            total, distinct = con.execute(
+                f'select count(*), count(distinct "{key}") from "raw_{source}"."{table}"'
+            ).fetchall()[0]
+            assert total == distinct, f"{table}: {total - distinct} duplicate rows"
+    finally:
+        con.close()
+
+
 def assert_raw_matches_store(
     db: Path, source: str, store: Store, objects: tuple[str, ...] = SALESFORCE_OBJECTS
 ) -> None:
     """Every live record of every object landed with exactly the emulator's values; no extra."""
     for obj in objects:
         landed = raw_rows(db, source, obj)
-        columns = list(next(iter(landed.values())).keys()) if landed else ["Id"]
-        expected = store_rows(store, obj, columns)
-        assert landed.keys() == expected.keys(), f"{obj}: ids differ"
-        different = [i for i in expected if expected[i] != landed[i]]
-        assert not different, (
-            f"{obj}: {len(different)} records differ, e.g. {different[0]}: {expected[different[0]]} != {landed[different[0]]}"
-        )
+        _assert_same_records(obj, landed, store_rows(store, obj, _columns(landed, "Id")))
 
 
 def no_duplicates(db: Path, source: str, objects: tuple[str, ...] = SALESFORCE_OBJECTS) -> None:
     """Each raw table holds every id once."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        for obj in objects:
-            total, distinct = con.execute(
-                f'select count(*), count(distinct "Id") from "raw_{source}"."{obj}"'
-            ).fetchall()[0]
-            assert total == distinct, f"{obj}: {total - distinct} duplicate rows"
-    finally:
-        con.close()
+    _assert_ids_unique(db, source, dict.fromkeys(objects, "Id"))
 
 
 def crm_keys(db: Path, table: str, key: str) -> set[str]:
@@ -278,21 +291,6 @@ def crm_keys(db: Path, table: str, key: str) -> set[str]:
 
 
 # --------------------------------------------------------------------------- Dataverse
-
-
-def dataverse_raw_rows(db: Path, source: str, table: str, key: str) -> dict[str, dict[str, Any]]:
-    """Live rows of a Dataverse raw table, by key, values normalised, meta columns left out."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        cursor = con.execute(f'select * from "raw_{source}"."{table}" where not _is_deleted')
-        names = [d[0] for d in cursor.description or []]
-        rows = cursor.fetchall()
-    finally:
-        con.close()
-    keep = [n for n in names if not n.startswith("_")]
-    return {
-        row[names.index(key)]: {n: comparable(row[names.index(n)]) for n in keep} for row in rows
-    }
 
 
 def dataverse_store_rows(store: Store, table: str, columns: list[str]) -> dict[str, dict[str, Any]]:
@@ -321,17 +319,9 @@ def assert_dataverse_matches_store(
     """Every live record of every table landed with exactly the emulator's values; no extra."""
     for table in tables:
         key = store.tables[table].definition.key
-        landed = dataverse_raw_rows(db, source, table, key)
-        columns = list(next(iter(landed.values())).keys()) if landed else [key]
-        expected = dataverse_store_rows(store, table, columns)
-        assert landed.keys() == expected.keys(), (
-            f"{table}: ids differ ({len(landed.keys() - expected.keys())} extra, "
-            f"{len(expected.keys() - landed.keys())} missing)"
-        )
-        different = [i for i in expected if expected[i] != landed[i]]
-        assert not different, (
-            f"{table}: {len(different)} records differ, e.g. {different[0]}: "
-            f"{expected[different[0]]} != {landed[different[0]]}"
+        landed = raw_rows(db, source, table, key)
+        _assert_same_records(
+            table, landed, dataverse_store_rows(store, table, _columns(landed, key))
         )
 
 
@@ -339,13 +329,4 @@ def dataverse_no_duplicates(
     db: Path, source: str, store: Store, tables: tuple[str, ...] = DYNAMICS_TABLES
 ) -> None:
     """Each Dataverse raw table holds every id once."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        for table in tables:
-            key = store.tables[table].definition.key
-            total, distinct = con.execute(
-                f'select count(*), count(distinct "{key}") from "raw_{source}"."{table}"'
-            ).fetchall()[0]
-            assert total == distinct, f"{table}: {total - distinct} duplicate rows"
-    finally:
-        con.close()
+    _assert_ids_unique(db, source, {t: store.tables[t].definition.key for t in tables})

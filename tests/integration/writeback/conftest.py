@@ -27,7 +27,15 @@ from config.model import KamsyncConfig
 from connectors.emulator.emulator import Emulator
 from connectors.http import CrmSession
 from sync.warehouse import Warehouse
-from tests.integration.sync_support import dynamics_env, load, salesforce_env, sync_in_process
+from tests.integration.sync_support import (
+    dynamics_env,
+    dynamics_source,
+    load,
+    salesforce_env,
+    salesforce_source,
+    sync_in_process,
+    write_sources_config,
+)
 from writeback.crm import CrmTarget
 from writeback.payload import TargetMap
 from writeback.runner import (
@@ -53,41 +61,11 @@ def env_for(emulator: Emulator) -> dict[str, str]:
 
 def write_config(directory: Path, emulator: Emulator, extra: str = "") -> Path:
     """A kamsync.toml with the emulator's two orgs as sources ``sf`` and ``dv``."""
-    creds = emulator.credentials()
-    path = directory / "kamsync.toml"
-    path.write_text(
-        f"""
-[warehouse]
-path = "kamsync.duckdb"
-lock_wait_seconds = 0
-
-[[sources]]
-name = "sf"
-kind = "salesforce"
-instance_url = "{creds["salesforce"]["instance_url"]}"
-login_url = "{creds["salesforce"]["login_url"]}"
-client_id_env = "KAMSYNC_SF_CLIENT_ID"
-client_secret_env = "KAMSYNC_SF_CLIENT_SECRET"
-ca_bundle = "{emulator.ca_file}"
-max_retries = 8
-
-[[sources]]
-name = "dv"
-kind = "dynamics"
-url = "{creds["dynamics"]["url"]}"
-authority = "{creds["dynamics"]["authority"]}"
-client_id_env = "KAMSYNC_DV_CLIENT_ID"
-client_secret_env = "KAMSYNC_DV_CLIENT_SECRET"
-ca_bundle = "{emulator.ca_file}"
-max_retries = 8
-
-[analytics]
-as_of = {AS_OF.isoformat()}
-{extra}
-""",
-        encoding="utf-8",
+    retries = "max_retries = 8"
+    sources = salesforce_source(emulator, "sf", retries) + dynamics_source(emulator, "dv", retries)
+    return write_sources_config(
+        directory, f"{sources}\n[analytics]\nas_of = {AS_OF.isoformat()}\n{extra}\n"
     )
-    return path
 
 
 def _add_dataverse_accounts(con: duckdb.DuckDBPyConnection, emulator: Emulator) -> None:
