@@ -8,12 +8,14 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from config.loader import load_config
 from config.model import (
@@ -330,3 +332,81 @@ def dataverse_no_duplicates(
 ) -> None:
     """Each Dataverse raw table holds every id once."""
     _assert_ids_unique(db, source, {t: store.tables[t].definition.key for t in tables})
+
+
+# --------------------------------------------------------------------------- either CRM
+
+
+@dataclass(frozen=True)
+class Crm:
+    """One CRM as the sync tests see it, so that a test can run the same against either."""
+
+    org: str  # the emulator's name for it
+    source: str  # the configured source's name, and so its raw schema raw_<source>
+    tables: tuple[str, ...]  # what a source with the default configuration syncs
+    env: Callable[[Emulator], dict[str, str]]
+    write_config: Callable[[Path, Emulator, str], Path]
+    secret_env: str  # the variable holding its client secret
+    issued_tokens: Callable[[Emulator], list[str]]  # every access token the org handed out
+    login_refused: str  # what the error says when the org refuses a wrong client secret
+    malformed: str  # the error when the first answer of a sync is not valid JSON
+    small_pages: str  # source keys that make a sync page in small steps
+
+    def store(self, emulator: Emulator) -> Store:
+        """The org's live store."""
+        world = emulator.world
+        return world.salesforce if self.org == "salesforce" else world.dynamics
+
+    def assert_synced_exactly(self, db: Path, store: Store) -> None:
+        """The raw tables hold exactly the org's live records, each once."""
+        if self.org == "salesforce":
+            assert_raw_matches_store(db, self.source, store, self.tables)
+            no_duplicates(db, self.source, self.tables)
+        else:
+            assert_dataverse_matches_store(db, self.source, store, self.tables)
+            dataverse_no_duplicates(db, self.source, store, self.tables)
+
+
+SALESFORCE = Crm(
+    org="salesforce",
+    source="sf",
+    tables=SALESFORCE_OBJECTS,
+    env=salesforce_env,
+    write_config=write_salesforce_config,
+    secret_env="KAMSYNC_SF_CLIENT_SECRET",
+    issued_tokens=lambda emulator: list(emulator.salesforce.sessions.sessions),
+    login_refused="invalid_client",
+    malformed="sf: query User: the answer is not valid JSON",
+    small_pages="batch_size = 200\nbulk_threshold = 1500",
+)
+DYNAMICS = Crm(
+    org="dynamics",
+    source="dv",
+    tables=DYNAMICS_TABLES,
+    env=dynamics_env,
+    write_config=write_dynamics_config,
+    secret_env="KAMSYNC_DV_CLIENT_SECRET",
+    # the emulated tenant keeps the tokens it issued privately
+    issued_tokens=lambda emulator: list(emulator.dynamics.tokens._valid),
+    login_refused="AADSTS7000215",
+    malformed="dv: read systemuser: the answer is not valid JSON",
+    small_pages="page_size = 200",
+)
+BOTH_CRMS = (
+    pytest.param(SALESFORCE, id="salesforce"),
+    pytest.param(DYNAMICS, id="dynamics"),
+)
+
+
+def assert_killed_sync_resumes_exactly(
+    emulator: Emulator, crm: Crm, config: Path, env: Mapping[str, str], kill_at: int
+) -> None:
+    """A ``kamsync sync`` SIGKILLed at ``crm``'s ``kill_at``-th request, then run again, leaves
+    the raw tables holding exactly the org's live records."""
+    child = killed_at_request(emulator, crm.org, kill_at, lambda: kamsync(config, "sync", env=env))
+    assert child.returncode == -signal.SIGKILL
+
+    rerun = kamsync(config, "sync", env=env)
+    _, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    crm.assert_synced_exactly(config.parent / "kamsync.duckdb", crm.store(emulator))
