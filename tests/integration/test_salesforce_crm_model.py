@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from connectors.emulator.emulator import Emulator
+from tests.integration import crm_model_support as crm_model
 from tests.integration.sync_support import (
     comparable,
     load,
@@ -60,13 +60,7 @@ def test_accounts(synced: tuple[Emulator, Path]) -> None:
         )
         for a in store.live("Account")
     }
-    landed = query_set(
-        db,
-        "select account_key, name, parent_account_key, owner_user_key, industry, country, region, "
-        "territory, annual_revenue, employees, wallet_estimate_crm, global_match_key, "
-        "market_position_score from crm.accounts",
-    )
-    assert landed == expected
+    assert query_set(db, crm_model.ACCOUNTS) == expected
 
 
 def test_parent_cycle_is_flagged_and_others_reach_their_top(synced: tuple[Emulator, Path]) -> None:
@@ -93,27 +87,16 @@ def test_parent_cycle_is_flagged_and_others_reach_their_top(synced: tuple[Emulat
 def test_contacts_opportunities_and_lines(synced: tuple[Emulator, Path]) -> None:
     emulator, db = synced
     store = emulator.world.salesforce
-    roles = {
-        "Decision Maker": "decision_maker",
-        "Influencer": "influencer",
-        "User": "user",
-        "Gatekeeper": "gatekeeper",
-    }
     contacts = {
         (
             _key(c["Id"]),
             _key(c.get("AccountId")),
-            roles.get(c.get("Buying_Role__c") or ""),
+            crm_model.BUYING_ROLES.get(c.get("Buying_Role__c") or ""),
             c.get("Buying_Role__c") == "Decision Maker",
         )
         for c in store.live("Contact")
     }
-    assert (
-        query_set(
-            db, "select contact_key, account_key, buying_role, is_decision_maker from crm.contacts"
-        )
-        == contacts
-    )
+    assert query_set(db, crm_model.CONTACTS) == contacts
     categories = {
         "Pipeline": "pipeline",
         "Best Case": "best_case",
@@ -137,14 +120,7 @@ def test_contacts_opportunities_and_lines(synced: tuple[Emulator, Path]) -> None
         )
         for o in store.live("Opportunity")
     }
-    assert (
-        query_set(
-            db,
-            "select opportunity_key, account_key, amount, probability, is_closed, is_won, close_date, "
-            "stage, forecast_category from crm.opportunities",
-        )
-        == opportunities
-    )
+    assert query_set(db, crm_model.OPPORTUNITIES) == opportunities
     lines = {
         (
             _key(li["Id"]),
@@ -155,13 +131,7 @@ def test_contacts_opportunities_and_lines(synced: tuple[Emulator, Path]) -> None
         )
         for li in store.live("OpportunityLineItem")
     }
-    assert (
-        query_set(
-            db,
-            "select line_key, opportunity_key, product_key, quantity, total_price from crm.opportunity_lines",
-        )
-        == lines
-    )
+    assert query_set(db, crm_model.LINES) == lines
 
 
 def test_activities(synced: tuple[Emulator, Path]) -> None:
@@ -200,22 +170,4 @@ def test_activities(synced: tuple[Emulator, Path]) -> None:
 
 def test_every_crm_key_is_unique(synced: tuple[Emulator, Path]) -> None:
     _, db = synced
-    keys = {
-        "users": "user_key",
-        "accounts": "account_key",
-        "contacts": "contact_key",
-        "products": "product_key",
-        "opportunities": "opportunity_key",
-        "opportunity_lines": "line_key",
-        "opportunity_contacts": "opportunity_contact_key",
-        "activities": "activity_key",
-    }
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        for table, key in keys.items():
-            total, distinct = con.execute(
-                f"select count(*), count(distinct {key}) from crm.{table}"
-            ).fetchall()[0]
-            assert total == distinct > 0, table
-    finally:
-        con.close()
+    crm_model.assert_keys_unique(db, crm_model.KEYS)
