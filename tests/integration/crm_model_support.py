@@ -3,10 +3,17 @@ that a test compares them with what it recomputes from that CRM's emulated recor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
-import duckdb
+import pytest
+
+from connectors.emulator.emulator import Emulator
+from tests.integration.sync_support import Crm, load, sync_in_process
+
+AS_OF = date(2026, 6, 30)  # well before the wall clock: no event ends while the test runs
+
 
 ACCOUNTS = (
     "select account_key, name, parent_account_key, owner_user_key, industry, country, region, "
@@ -29,27 +36,16 @@ BUYING_ROLES = {
     "User": "user",
     "Gatekeeper": "gatekeeper",
 }
-# the crm tables and their keys
-KEYS = {
-    "users": "user_key",
-    "accounts": "account_key",
-    "contacts": "contact_key",
-    "products": "product_key",
-    "opportunities": "opportunity_key",
-    "opportunity_lines": "line_key",
-    "opportunity_contacts": "opportunity_contact_key",
-    "activities": "activity_key",
-}
 
 
-def assert_keys_unique(db: Path, keys: Mapping[str, str]) -> None:
-    """Each crm table of ``keys`` (table -> key column) has rows, each with a key of its own."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        for table, key in keys.items():
-            total, distinct = con.execute(
-                f"select count(*), count(distinct {key}) from crm.{table}"
-            ).fetchall()[0]
-            assert total == distinct > 0, table
-    finally:
-        con.close()
+def synced_org(
+    tmp_path_factory: pytest.TempPathFactory, crm: Crm
+) -> Iterator[tuple[Emulator, Path]]:
+    """The emulator (seed 21, 500 accounts, as of :data:`AS_OF`) and a warehouse holding its
+    ``crm`` org synced with the default configuration; for a module's fixture to yield from."""
+    directory = tmp_path_factory.mktemp(f"{crm.source}-crm")
+    with Emulator(seed=21, accounts=500, as_of=AS_OF) as emulator:
+        env = crm.env(emulator)
+        config = load(crm.write_config(directory, emulator, ""), env)
+        assert sync_in_process(config, env).ok
+        yield emulator, directory / "kamsync.duckdb"

@@ -256,15 +256,19 @@ def _assert_same_records(
     )
 
 
-def _assert_ids_unique(db: Path, source: str, keys: Mapping[str, str]) -> None:
-    """Each raw table (``keys``: table -> its id column) holds every id once."""
+def assert_keys_unique(
+    db: Path, schema: str, keys: Mapping[str, str], *, filled: bool = False
+) -> None:
+    """Each table of ``schema`` in ``keys`` (table -> its key column) holds every key once, and
+    holds rows when ``filled``."""
     con = duckdb.connect(str(db), read_only=True)
     try:
         for table, key in keys.items():
             total, distinct = con.execute(
-                f'select count(*), count(distinct "{key}") from "raw_{source}"."{table}"'
+                f'select count(*), count(distinct "{key}") from "{schema}"."{table}"'
             ).fetchall()[0]
             assert total == distinct, f"{table}: {total - distinct} duplicate rows"
+            assert total > 0 or not filled, f"{table}: no rows"
     finally:
         con.close()
 
@@ -280,7 +284,7 @@ def assert_raw_matches_store(
 
 def no_duplicates(db: Path, source: str, objects: tuple[str, ...] = SALESFORCE_OBJECTS) -> None:
     """Each raw table holds every id once."""
-    _assert_ids_unique(db, source, dict.fromkeys(objects, "Id"))
+    assert_keys_unique(db, f"raw_{source}", dict.fromkeys(objects, "Id"))
 
 
 def crm_keys(db: Path, table: str, key: str) -> set[str]:
@@ -331,7 +335,7 @@ def dataverse_no_duplicates(
     db: Path, source: str, store: Store, tables: tuple[str, ...] = DYNAMICS_TABLES
 ) -> None:
     """Each Dataverse raw table holds every id once."""
-    _assert_ids_unique(db, source, {t: store.tables[t].definition.key for t in tables})
+    assert_keys_unique(db, f"raw_{source}", {t: store.tables[t].definition.key for t in tables})
 
 
 # --------------------------------------------------------------------------- either CRM

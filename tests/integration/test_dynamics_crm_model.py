@@ -15,17 +15,15 @@ import pytest
 from connectors.emulator.emulator import Emulator
 from connectors.emulator.store import Store
 from connectors.emulator.world import World
+from tests.crm_keys import CRM_KEYS
 from tests.integration import crm_model_support as crm_model
 from tests.integration.sync_support import (
+    DYNAMICS,
+    assert_keys_unique,
     comparable,
-    dynamics_env,
-    load,
     query_set,
-    sync_in_process,
-    write_dynamics_config,
 )
 
-AS_OF = date(2026, 6, 30)
 FORECAST = {
     100_000_001: "pipeline",
     100_000_002: "best_case",
@@ -39,12 +37,7 @@ TYPES = {"phonecall": "call", "email": "email", "task": "task"}
 
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator, Path]]:
-    directory = tmp_path_factory.mktemp("dv-crm")
-    with Emulator(seed=21, accounts=500, as_of=AS_OF) as emulator:
-        env = dynamics_env(emulator)
-        config = load(write_dynamics_config(directory, emulator), env)
-        assert sync_in_process(config, env).ok
-        yield emulator, directory / "kamsync.duckdb"
+    yield from crm_model.synced_org(tmp_path_factory, DYNAMICS)
 
 
 def _key(value: str | None) -> str | None:
@@ -195,13 +188,13 @@ def test_the_planted_truth_comes_back_from_crm(synced: tuple[Emulator, Path]) ->
     world = emulator.world
     assert isinstance(world, World)
     truth = {_key(t.id): t for t in world.truth.accounts.values() if t.org == "dynamics"}
-    window = AS_OF - timedelta(days=364)
+    window = crm_model.AS_OF - timedelta(days=364)
     revenue = {
         r[0]: r[1]
         for r in query_set(
             db,
             "select account_key, sum(amount) from crm.opportunities where is_won "
-            f"and close_date between '{window}' and '{AS_OF}' group by 1",
+            f"and close_date between '{window}' and '{crm_model.AS_OF}' group by 1",
         )
     }
     last_contact = {
@@ -210,7 +203,7 @@ def test_the_planted_truth_comes_back_from_crm(synced: tuple[Emulator, Path]) ->
             db,
             "select account_key, max(activity_date) from crm.activities where is_completed "
             f"and activity_type in ('call', 'meeting', 'visit', 'email') "
-            f"and activity_date <= '{AS_OF}' group by 1",
+            f"and activity_date <= '{crm_model.AS_OF}' group by 1",
         )
     }
     accounts = {
@@ -227,5 +220,5 @@ def test_the_planted_truth_comes_back_from_crm(synced: tuple[Emulator, Path]) ->
 def test_every_crm_key_is_unique(synced: tuple[Emulator, Path]) -> None:
     _, db = synced
     # a Dataverse source fills no crm.opportunity_contacts
-    keys = {t: k for t, k in crm_model.KEYS.items() if t != "opportunity_contacts"}
-    crm_model.assert_keys_unique(db, keys)
+    keys = {t: k for t, k in CRM_KEYS.items() if t != "opportunity_contacts"}
+    assert_keys_unique(db, "crm", keys, filled=True)

@@ -26,6 +26,7 @@ from connectors.emulator.emulator import Emulator
 from connectors.emulator.world import World, generate_world
 from sync.engine import SyncEngine
 from sync.warehouse import Warehouse
+from tests.crm_keys import CRM_KEYS
 from tests.integration.emulator.dataverse_fixtures import start_org
 from tests.integration.sync_support import (
     DYNAMICS,
@@ -52,17 +53,6 @@ EXPIRED_LOG = (
 def emulator() -> Iterator[Emulator]:
     with Emulator(seed=13, accounts=ACCOUNTS) as running:
         yield running
-
-
-_CRM_KEYS = (
-    ("accounts", "account_key"),
-    ("contacts", "contact_key"),
-    ("opportunities", "opportunity_key"),
-    ("opportunity_lines", "line_key"),
-    ("activities", "activity_key"),
-    ("users", "user_key"),
-    ("products", "product_key"),
-)
 
 
 def _db(tmp_path: Path) -> Path:
@@ -126,7 +116,7 @@ def test_full_then_incremental_sync_equals_the_live_org(emulator: Emulator, tmp_
     }
     inserted = {f"dv:{i}" for i in summary.table("dynamics", "account").inserted}
     assert deleted and inserted  # the mutation did delete and create records
-    landed = set().union(*(crm_keys(_db(tmp_path), t, k) for t, k in _CRM_KEYS))
+    landed = set().union(*(crm_keys(_db(tmp_path), t, k) for t, k in CRM_KEYS.items()))
     assert not deleted & landed
     assert inserted <= landed
     assert crm_keys(_db(tmp_path), "accounts", "account_key") == _live_keys(emulator, "account")

@@ -4,34 +4,26 @@ as the crm column comments say (recomputed here from the emulator's own records)
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from connectors.emulator.emulator import Emulator
+from tests.crm_keys import CRM_KEYS
 from tests.integration import crm_model_support as crm_model
 from tests.integration.sync_support import (
+    SALESFORCE,
+    assert_keys_unique,
     comparable,
-    load,
     query_set,
-    salesforce_env,
-    sync_in_process,
-    write_salesforce_config,
 )
-
-AS_OF = date(2026, 6, 30)  # well before the wall clock: no event ends while the test runs
 
 
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator, Path]]:
-    directory = tmp_path_factory.mktemp("crm")
-    with Emulator(seed=21, accounts=500, as_of=AS_OF) as emulator:
-        env = salesforce_env(emulator)
-        config = load(write_salesforce_config(directory, emulator), env)
-        assert sync_in_process(config, env).ok
-        yield emulator, directory / "kamsync.duckdb"
+    yield from crm_model.synced_org(tmp_path_factory, SALESFORCE)
 
 
 def _key(value: str | None) -> str | None:
@@ -170,4 +162,4 @@ def test_activities(synced: tuple[Emulator, Path]) -> None:
 
 def test_every_crm_key_is_unique(synced: tuple[Emulator, Path]) -> None:
     _, db = synced
-    crm_model.assert_keys_unique(db, crm_model.KEYS)
+    assert_keys_unique(db, "crm", CRM_KEYS, filled=True)
