@@ -114,9 +114,20 @@ def write_dynamics_config(
     return write_sources_config(directory, salesforce + dynamics_source(emulator, "dv", extra))
 
 
+def warehouse_file(directory: Path) -> Path:
+    """The warehouse a config written into ``directory`` names."""
+    return directory / "kamsync.duckdb"
+
+
 def load(path: Path, env: Mapping[str, str]) -> KamsyncConfig:
     """The validated configuration at ``path`` with ``env`` as the environment."""
     return load_config(path, env)
+
+
+def set_env(monkeypatch: pytest.MonkeyPatch, env: Mapping[str, str]) -> None:
+    """Set ``env`` in this process's environment for the test (for an in-process CLI run)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
 
 
 def sync_in_process(
@@ -355,6 +366,12 @@ class Crm:
     login_refused: str  # what the error says when the org refuses a wrong client secret
     malformed: str  # the error when the first answer of a sync is not valid JSON
     small_pages: str  # source keys that make a sync page in small steps
+    seed: int  # the world its sync tests run on: the emulator's seed
+    accounts: int  # and its number of accounts
+
+    def emulator(self) -> Emulator:
+        """A fresh emulator serving the world this CRM's sync tests run on (to be entered)."""
+        return Emulator(seed=self.seed, accounts=self.accounts)
 
     def store(self, emulator: Emulator) -> Store:
         """The org's live store."""
@@ -382,6 +399,8 @@ SALESFORCE = Crm(
     login_refused="invalid_client",
     malformed="sf: query User: the answer is not valid JSON",
     small_pages="batch_size = 200\nbulk_threshold = 1500",
+    seed=11,
+    accounts=600,
 )
 DYNAMICS = Crm(
     org="dynamics",
@@ -395,6 +414,8 @@ DYNAMICS = Crm(
     login_refused="AADSTS7000215",
     malformed="dv: read systemuser: the answer is not valid JSON",
     small_pages="page_size = 200",
+    seed=13,
+    accounts=500,
 )
 BOTH_CRMS = (
     pytest.param(SALESFORCE, id="salesforce"),
@@ -413,4 +434,4 @@ def assert_killed_sync_resumes_exactly(
     rerun = kamsync(config, "sync", env=env)
     _, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err
-    crm.assert_synced_exactly(config.parent / "kamsync.duckdb", crm.store(emulator))
+    crm.assert_synced_exactly(warehouse_file(config.parent), crm.store(emulator))

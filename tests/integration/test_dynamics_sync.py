@@ -40,10 +40,10 @@ from tests.integration.sync_support import (
     load,
     salesforce_env,
     sync_in_process,
+    warehouse_file,
     write_dynamics_config,
 )
 
-ACCOUNTS = 500
 EXPIRED_LOG = (
     "dv: change tracking token expired; reading account in full (deletions are reconciled)"
 )
@@ -51,12 +51,8 @@ EXPIRED_LOG = (
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    with Emulator(seed=13, accounts=ACCOUNTS) as running:
+    with DYNAMICS.emulator() as running:
         yield running
-
-
-def _db(tmp_path: Path) -> Path:
-    return tmp_path / "kamsync.duckdb"
 
 
 def _last_run_objects(db: Path) -> dict[str, tuple[int, int, str]]:
@@ -86,14 +82,18 @@ def test_full_then_incremental_sync_equals_the_live_org(emulator: Emulator, tmp_
     first = sync_in_process(config, env)
 
     assert first.ok, first.sources[0].error
-    assert_dataverse_matches_store(_db(tmp_path), "dv", store)
-    assert crm_keys(_db(tmp_path), "accounts", "account_key") == _live_keys(emulator, "account")
-    assert crm_keys(_db(tmp_path), "contacts", "contact_key") == _live_keys(emulator, "contact")
+    assert_dataverse_matches_store(warehouse_file(tmp_path), "dv", store)
+    assert crm_keys(warehouse_file(tmp_path), "accounts", "account_key") == _live_keys(
+        emulator, "account"
+    )
+    assert crm_keys(warehouse_file(tmp_path), "contacts", "contact_key") == _live_keys(
+        emulator, "contact"
+    )
     activities = set().union(
         *(_live_keys(emulator, t) for t in ("phonecall", "appointment", "email", "task"))
     )
-    assert crm_keys(_db(tmp_path), "activities", "activity_key") == activities
-    con = duckdb.connect(str(_db(tmp_path)), read_only=True)
+    assert crm_keys(warehouse_file(tmp_path), "activities", "activity_key") == activities
+    con = duckdb.connect(str(warehouse_file(tmp_path)), read_only=True)
     [(calls, detail)] = con.execute("select calls_made, detail from ops.api_usage").fetchall()
     con.close()
     assert calls == first.api_calls > 0
@@ -105,9 +105,9 @@ def test_full_then_incremental_sync_equals_the_live_org(emulator: Emulator, tmp_
     second = sync_in_process(config, env)
 
     assert second.ok, second.sources[0].error
-    assert_dataverse_matches_store(_db(tmp_path), "dv", store)
-    dataverse_no_duplicates(_db(tmp_path), "dv", store)
-    assert {m for _, _, m in _last_run_objects(_db(tmp_path)).values()} == {"delta"}
+    assert_dataverse_matches_store(warehouse_file(tmp_path), "dv", store)
+    dataverse_no_duplicates(warehouse_file(tmp_path), "dv", store)
+    assert {m for _, _, m in _last_run_objects(warehouse_file(tmp_path)).values()} == {"delta"}
     deleted = {
         f"dv:{i}"
         for table in DYNAMICS_TABLES
@@ -116,16 +116,18 @@ def test_full_then_incremental_sync_equals_the_live_org(emulator: Emulator, tmp_
     }
     inserted = {f"dv:{i}" for i in summary.table("dynamics", "account").inserted}
     assert deleted and inserted  # the mutation did delete and create records
-    landed = set().union(*(crm_keys(_db(tmp_path), t, k) for t, k in CRM_KEYS.items()))
+    landed = set().union(*(crm_keys(warehouse_file(tmp_path), t, k) for t, k in CRM_KEYS.items()))
     assert not deleted & landed
     assert inserted <= landed
-    assert crm_keys(_db(tmp_path), "accounts", "account_key") == _live_keys(emulator, "account")
+    assert crm_keys(warehouse_file(tmp_path), "accounts", "account_key") == _live_keys(
+        emulator, "account"
+    )
 
     quiet = sync_in_process(config, env)  # nothing changed since: one delta request per table
 
     assert quiet.ok
     assert {
-        o: (c, r) for o, (c, r, _) in _last_run_objects(_db(tmp_path)).items()
+        o: (c, r) for o, (c, r, _) in _last_run_objects(warehouse_file(tmp_path)).items()
     } == dict.fromkeys(DYNAMICS_TABLES, (1, 0))
 
 
@@ -162,17 +164,19 @@ def test_an_expired_delta_token_recovers_by_itself_exactly(
     assert result.ok, result.sources[0].error
     assert EXPIRED_LOG in caplog.text
     assert caplog.text.count("change tracking token expired") == len(DYNAMICS_TABLES)
-    assert {m for _, _, m in _last_run_objects(_db(tmp_path)).values()} == {"track"}
-    assert_dataverse_matches_store(_db(tmp_path), "dv", store)
-    dataverse_no_duplicates(_db(tmp_path), "dv", store)
-    assert crm_keys(_db(tmp_path), "accounts", "account_key") == _live_keys(emulator, "account")
+    assert {m for _, _, m in _last_run_objects(warehouse_file(tmp_path)).values()} == {"track"}
+    assert_dataverse_matches_store(warehouse_file(tmp_path), "dv", store)
+    dataverse_no_duplicates(warehouse_file(tmp_path), "dv", store)
+    assert crm_keys(warehouse_file(tmp_path), "accounts", "account_key") == _live_keys(
+        emulator, "account"
+    )
 
     caplog.clear()
     emulator.mutate(seed=8, updates=20, hard_deletes=3)
     assert sync_in_process(config, env).ok  # and the fresh token works again
     assert "change tracking token expired" not in caplog.text
-    assert {m for _, _, m in _last_run_objects(_db(tmp_path)).values()} == {"delta"}
-    assert_dataverse_matches_store(_db(tmp_path), "dv", store)
+    assert {m for _, _, m in _last_run_objects(warehouse_file(tmp_path)).values()} == {"delta"}
+    assert_dataverse_matches_store(warehouse_file(tmp_path), "dv", store)
 
 
 def test_a_token_expiring_while_a_sync_is_paused_drops_the_stale_pages(
@@ -203,8 +207,8 @@ def test_a_token_expiring_while_a_sync_is_paused_drops_the_stale_pages(
 
     assert sync_in_process(config, env).ok
 
-    assert_dataverse_matches_store(_db(tmp_path), "dv", store, ("account",))
-    assert f"dv:{changed[0]}" not in crm_keys(_db(tmp_path), "accounts", "account_key")
+    assert_dataverse_matches_store(warehouse_file(tmp_path), "dv", store, ("account",))
+    assert f"dv:{changed[0]}" not in crm_keys(warehouse_file(tmp_path), "accounts", "account_key")
 
 
 def test_tables_without_change_tracking_are_read_by_modifiedon(
@@ -218,16 +222,16 @@ def test_tables_without_change_tracking_are_read_by_modifiedon(
     config = load(write_dynamics_config(tmp_path, emulator, "page_size = 200"), env)
 
     assert sync_in_process(config, env).ok
-    assert_dataverse_matches_store(_db(tmp_path), "dv", store)
+    assert_dataverse_matches_store(warehouse_file(tmp_path), "dv", store)
     emulator.mutate(seed=21, updates=120, inserts=40, soft_deletes=10, hard_deletes=10)
     assert sync_in_process(config, env).ok
 
-    assert_dataverse_matches_store(_db(tmp_path), "dv", store)
-    dataverse_no_duplicates(_db(tmp_path), "dv", store)
-    methods = {o: m for o, (_, _, m) in _last_run_objects(_db(tmp_path)).items()}
+    assert_dataverse_matches_store(warehouse_file(tmp_path), "dv", store)
+    dataverse_no_duplicates(warehouse_file(tmp_path), "dv", store)
+    methods = {o: m for o, (_, _, m) in _last_run_objects(warehouse_file(tmp_path)).items()}
     assert methods["task"] == methods["product"] == "modifiedon"  # then the ids pass
     assert methods["account"] == "delta"
-    con = duckdb.connect(str(_db(tmp_path)), read_only=True)
+    con = duckdb.connect(str(warehouse_file(tmp_path)), read_only=True)
     cursors = dict(
         con.execute(
             "select object, cursor::varchar from ops.sync_state where source = 'dv'"
@@ -253,13 +257,15 @@ def test_one_warehouse_holds_both_crms_with_keys_that_never_collide(
     assert isinstance(emulator.world, World)
     planted = emulator.world.truth.parent_cycle
     assert all(f"'sf:{key.split(':', 1)[1]}'" in cycle_warnings[0] for key in planted)
-    assert_raw_matches_store(_db(tmp_path), "sf", emulator.world.salesforce)
-    assert_dataverse_matches_store(_db(tmp_path), "dv", emulator.world.dynamics)
+    assert_raw_matches_store(warehouse_file(tmp_path), "sf", emulator.world.salesforce)
+    assert_dataverse_matches_store(warehouse_file(tmp_path), "dv", emulator.world.dynamics)
     sf_accounts = {f"sf:{r['Id']}" for r in emulator.world.salesforce.live("Account")}
     dv_accounts = _live_keys(emulator, "account")
-    assert crm_keys(_db(tmp_path), "accounts", "account_key") == sf_accounts | dv_accounts
+    assert (
+        crm_keys(warehouse_file(tmp_path), "accounts", "account_key") == sf_accounts | dv_accounts
+    )
     assert not sf_accounts & dv_accounts
-    con = duckdb.connect(str(_db(tmp_path)), read_only=True)
+    con = duckdb.connect(str(warehouse_file(tmp_path)), read_only=True)
     try:
         total, distinct = con.execute(
             "select count(*), count(distinct account_key) from crm.accounts"
@@ -313,6 +319,6 @@ ca_bundle = "{org.tls.ca_file}"
         result = sync_in_process(load(path, env), env)
 
         assert result.ok, result.sources[0].error
-        assert_dataverse_matches_store(_db(tmp_path), "dv", world.dynamics)
+        assert_dataverse_matches_store(warehouse_file(tmp_path), "dv", world.dynamics)
     finally:
         org.server.stop()

@@ -23,21 +23,17 @@ from tests.integration.sync_support import (
     no_duplicates,
     raw_rows,
     salesforce_env,
+    set_env,
     sync_in_process,
+    warehouse_file,
     write_salesforce_config,
 )
-
-ACCOUNTS = 600
 
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    with Emulator(seed=11, accounts=ACCOUNTS) as running:
+    with SALESFORCE.emulator() as running:
         yield running
-
-
-def _db(tmp_path: Path) -> Path:
-    return tmp_path / "kamsync.duckdb"
 
 
 def _object_calls(db: Path) -> dict[str, tuple[int, int]]:
@@ -58,8 +54,8 @@ def test_full_then_incremental_sync_equals_the_live_org(emulator: Emulator, tmp_
     store = emulator.world.salesforce
 
     assert sync_in_process(config, env).ok
-    assert_raw_matches_store(_db(tmp_path), "sf", store)
-    assert crm_keys(_db(tmp_path), "accounts", "account_key") == {
+    assert_raw_matches_store(warehouse_file(tmp_path), "sf", store)
+    assert crm_keys(warehouse_file(tmp_path), "accounts", "account_key") == {
         f"sf:{r['Id']}" for r in store.live("Account")
     }
 
@@ -67,13 +63,13 @@ def test_full_then_incremental_sync_equals_the_live_org(emulator: Emulator, tmp_
     result = sync_in_process(config, env)
 
     assert result.ok
-    assert_raw_matches_store(_db(tmp_path), "sf", store)
-    no_duplicates(_db(tmp_path), "sf")
+    assert_raw_matches_store(warehouse_file(tmp_path), "sf", store)
+    no_duplicates(warehouse_file(tmp_path), "sf")
     shared = summary.shared_ids["salesforce"]  # several records stamped in one second
     assert len(shared) >= 2
     for table, record_id in shared:
-        assert record_id in raw_rows(_db(tmp_path), "sf", table)
-    landed = crm_keys(_db(tmp_path), "accounts", "account_key")
+        assert record_id in raw_rows(warehouse_file(tmp_path), "sf", table)
+    landed = crm_keys(warehouse_file(tmp_path), "accounts", "account_key")
     gone = summary.table("salesforce", "Account")
     assert not {f"sf:{i}" for i in gone.soft_deleted + gone.hard_deleted} & landed
     assert {f"sf:{i}" for i in gone.inserted} <= landed
@@ -81,7 +77,7 @@ def test_full_then_incremental_sync_equals_the_live_org(emulator: Emulator, tmp_
     quiet = sync_in_process(config, env)  # nothing changed since
 
     assert quiet.ok
-    assert _object_calls(_db(tmp_path)) == dict.fromkeys(SALESFORCE_OBJECTS, (2, 0))
+    assert _object_calls(warehouse_file(tmp_path)) == dict.fromkeys(SALESFORCE_OBJECTS, (2, 0))
 
 
 def test_bulk_extraction_gives_the_same_exact_result(emulator: Emulator, tmp_path: Path) -> None:
@@ -92,8 +88,8 @@ def test_bulk_extraction_gives_the_same_exact_result(emulator: Emulator, tmp_pat
     emulator.mutate(seed=6, updates=250, inserts=30, soft_deletes=5, hard_deletes=5)
     assert sync_in_process(config, env).ok
 
-    assert_raw_matches_store(_db(tmp_path), "sf", emulator.world.salesforce)
-    con = duckdb.connect(str(_db(tmp_path)), read_only=True)
+    assert_raw_matches_store(warehouse_file(tmp_path), "sf", emulator.world.salesforce)
+    con = duckdb.connect(str(warehouse_file(tmp_path)), read_only=True)
     methods = {
         r[0] for r in con.execute("select distinct method from ops.sync_run_objects").fetchall()
     }
@@ -121,9 +117,7 @@ def test_budget_stop_saves_state_and_the_next_run_continues(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    env = salesforce_env(emulator)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    set_env(monkeypatch, salesforce_env(emulator))
     path = write_salesforce_config(tmp_path, emulator, "batch_size = 200\napi_budget_percent = 50")
     emulator.set_faults("limit_after:60")
 
@@ -140,5 +134,5 @@ def test_budget_stop_saves_state_and_the_next_run_continues(
     emulator.salesforce.reset_usage()
 
     assert main(["--config", str(path), "sync"]) == 0
-    assert_raw_matches_store(_db(tmp_path), "sf", emulator.world.salesforce)
-    no_duplicates(_db(tmp_path), "sf")
+    assert_raw_matches_store(warehouse_file(tmp_path), "sf", emulator.world.salesforce)
+    no_duplicates(warehouse_file(tmp_path), "sf")

@@ -18,12 +18,12 @@ from tests.integration.sync_support import (
     Crm,
     kamsync,
     load,
+    set_env,
     snapshot,
     sync_in_process,
+    warehouse_file,
 )
 
-# the world each CRM's sync tests run on: (seed, accounts)
-WORLDS = {"sf": (11, 600), "dv": (13, 500)}
 FAULTS = "429:0.05,503:0.05,500:0.02,reset:0.03,slow:0.02:10ms,expire_session_after:25"
 WRONG_SECRET = "wrong-secret-value-0000"
 
@@ -36,18 +36,8 @@ def crm(request: pytest.FixtureRequest) -> Crm:
 
 @pytest.fixture
 def emulator(crm: Crm) -> Iterator[Emulator]:
-    seed, accounts = WORLDS[crm.source]
-    with Emulator(seed=seed, accounts=accounts) as running:
+    with crm.emulator() as running:
         yield running
-
-
-def _db(tmp_path: Path) -> Path:
-    return tmp_path / "kamsync.duckdb"
-
-
-def _set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
 
 
 def test_faults_during_sync_change_nothing_in_the_result(
@@ -62,7 +52,7 @@ def test_faults_during_sync_change_nothing_in_the_result(
     assert sync_in_process(config, env).ok
 
     emulator.set_faults(None)
-    crm.assert_synced_exactly(_db(tmp_path), crm.store(emulator))
+    crm.assert_synced_exactly(warehouse_file(tmp_path), crm.store(emulator))
 
 
 def test_records_changing_during_a_sync_are_caught_by_the_next_one(
@@ -81,7 +71,7 @@ def test_records_changing_during_a_sync_are_caught_by_the_next_one(
     emulator.set_faults(None)
     assert sync_in_process(config, env).ok
 
-    crm.assert_synced_exactly(_db(tmp_path), store)
+    crm.assert_synced_exactly(warehouse_file(tmp_path), store)
 
 
 def test_malformed_answers_fail_clearly_and_leave_the_warehouse_as_it_was(
@@ -91,10 +81,10 @@ def test_malformed_answers_fail_clearly_and_leave_the_warehouse_as_it_was(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _set_env(monkeypatch, crm.env(emulator))
+    set_env(monkeypatch, crm.env(emulator))
     path = crm.write_config(tmp_path, emulator, "max_retries = 0")
     assert main(["--config", str(path), "sync"]) == 0
-    before = snapshot(_db(tmp_path), crm.source, crm.tables)
+    before = snapshot(warehouse_file(tmp_path), crm.source, crm.tables)
     emulator.mutate(seed=9, updates=50)
     emulator.set_faults("malformed:1.0")
     capsys.readouterr()
@@ -102,7 +92,7 @@ def test_malformed_answers_fail_clearly_and_leave_the_warehouse_as_it_was(
     assert main(["--config", str(path), "sync"]) == 1
 
     assert crm.malformed in capsys.readouterr().err
-    assert snapshot(_db(tmp_path), crm.source, crm.tables) == before
+    assert snapshot(warehouse_file(tmp_path), crm.source, crm.tables) == before
 
 
 def test_no_secret_reaches_logs_the_warehouse_or_errors(
