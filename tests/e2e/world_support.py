@@ -18,6 +18,7 @@ from tests.integration.sync_support import (
     dynamics_source,
     salesforce_env,
     salesforce_source,
+    write_sources_config,
 )
 
 
@@ -50,19 +51,7 @@ def write_world_config(
 ) -> Path:
     """A kamsync.toml with one source per org in ``orgs``, analysing as of ``as_of``."""
     sources = "".join(SOURCES[org].toml(emulator, SOURCES[org].name) for org in orgs)
-    path = directory / "kamsync.toml"
-    path.write_text(
-        f"""
-[warehouse]
-path = "kamsync.duckdb"
-lock_wait_seconds = 0
-{sources}
-[analytics]
-as_of = {as_of.isoformat()}
-""",
-        encoding="utf-8",
-    )
-    return path
+    return write_sources_config(directory, f"{sources}\n[analytics]\nas_of = {as_of.isoformat()}\n")
 
 
 def warehouse_key(account: AccountTruth) -> str:

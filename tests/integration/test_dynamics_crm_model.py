@@ -15,16 +15,15 @@ import pytest
 from connectors.emulator.emulator import Emulator
 from connectors.emulator.store import Store
 from connectors.emulator.world import World
+from tests.crm_keys import CRM_KEYS
+from tests.integration import crm_model_support as crm_model
 from tests.integration.sync_support import (
+    DYNAMICS,
+    assert_keys_unique,
     comparable,
-    dynamics_env,
-    load,
     query_set,
-    sync_in_process,
-    write_dynamics_config,
 )
 
-AS_OF = date(2026, 6, 30)
 FORECAST = {
     100_000_001: "pipeline",
     100_000_002: "best_case",
@@ -33,23 +32,12 @@ FORECAST = {
     100_000_005: "closed",
     100_000_006: "omitted",
 }
-ROLES = {
-    "Decision Maker": "decision_maker",
-    "Influencer": "influencer",
-    "User": "user",
-    "Gatekeeper": "gatekeeper",
-}
 TYPES = {"phonecall": "call", "email": "email", "task": "task"}
 
 
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator, Path]]:
-    directory = tmp_path_factory.mktemp("dv-crm")
-    with Emulator(seed=21, accounts=500, as_of=AS_OF) as emulator:
-        env = dynamics_env(emulator)
-        config = load(write_dynamics_config(directory, emulator), env)
-        assert sync_in_process(config, env).ok
-        yield emulator, directory / "kamsync.duckdb"
+    yield from crm_model.synced_org(tmp_path_factory, DYNAMICS)
 
 
 def _key(value: str | None) -> str | None:
@@ -91,13 +79,7 @@ def test_accounts_and_users(synced: tuple[Emulator, Path]) -> None:
         )
         for a in store.live("account")
     }
-    landed = query_set(
-        db,
-        "select account_key, name, parent_account_key, owner_user_key, industry, country, region, "
-        "territory, annual_revenue, employees, wallet_estimate_crm, global_match_key, "
-        "market_position_score from crm.accounts",
-    )
-    assert landed == expected
+    assert query_set(db, crm_model.ACCOUNTS) == expected
     people = {
         (
             _key(u["systemuserid"]),
@@ -120,15 +102,10 @@ def test_contacts_products_opportunities_and_lines(synced: tuple[Emulator, Path]
     role_labels = _labels(store, "contact", "new_buyingrole")
     contacts = set()
     for c in store.live("contact"):
-        role = ROLES.get(role_labels.get(c.get("new_buyingrole"), ""))
+        role = crm_model.BUYING_ROLES.get(role_labels.get(c.get("new_buyingrole"), ""))
         account = c.get("parentcustomerid") if c.get("parentcustomeridtype") == "account" else None
         contacts.add((_key(c["contactid"]), _key(account), role, role == "decision_maker"))
-    assert (
-        query_set(
-            db, "select contact_key, account_key, buying_role, is_decision_maker from crm.contacts"
-        )
-        == contacts
-    )
+    assert query_set(db, crm_model.CONTACTS) == contacts
     products = {p["productid"]: p for p in store.live("product")}
     assert query_set(db, "select product_key, name, family from crm.products") == {
         (_key(i), p["name"], products[p["parentproductid"]]["name"])
@@ -151,14 +128,7 @@ def test_contacts_products_opportunities_and_lines(synced: tuple[Emulator, Path]
                 FORECAST[o["msdyn_forecastcategory"]],
             )
         )
-    assert (
-        query_set(
-            db,
-            "select opportunity_key, account_key, amount, probability, is_closed, is_won, "
-            "close_date, stage, forecast_category from crm.opportunities",
-        )
-        == opportunities
-    )
+    assert query_set(db, crm_model.OPPORTUNITIES) == opportunities
     lines = {
         (
             _key(li["opportunityproductid"]),
@@ -169,14 +139,7 @@ def test_contacts_products_opportunities_and_lines(synced: tuple[Emulator, Path]
         )
         for li in store.live("opportunityproduct")
     }
-    assert (
-        query_set(
-            db,
-            "select line_key, opportunity_key, product_key, quantity, total_price "
-            "from crm.opportunity_lines",
-        )
-        == lines
-    )
+    assert query_set(db, crm_model.LINES) == lines
 
 
 def test_activities_with_their_regarding_account_and_contact(
@@ -225,13 +188,13 @@ def test_the_planted_truth_comes_back_from_crm(synced: tuple[Emulator, Path]) ->
     world = emulator.world
     assert isinstance(world, World)
     truth = {_key(t.id): t for t in world.truth.accounts.values() if t.org == "dynamics"}
-    window = AS_OF - timedelta(days=364)
+    window = crm_model.AS_OF - timedelta(days=364)
     revenue = {
         r[0]: r[1]
         for r in query_set(
             db,
             "select account_key, sum(amount) from crm.opportunities where is_won "
-            f"and close_date between '{window}' and '{AS_OF}' group by 1",
+            f"and close_date between '{window}' and '{crm_model.AS_OF}' group by 1",
         )
     }
     last_contact = {
@@ -240,7 +203,7 @@ def test_the_planted_truth_comes_back_from_crm(synced: tuple[Emulator, Path]) ->
             db,
             "select account_key, max(activity_date) from crm.activities where is_completed "
             f"and activity_type in ('call', 'meeting', 'visit', 'email') "
-            f"and activity_date <= '{AS_OF}' group by 1",
+            f"and activity_date <= '{crm_model.AS_OF}' group by 1",
         )
     }
     accounts = {
@@ -252,3 +215,10 @@ def test_the_planted_truth_comes_back_from_crm(synced: tuple[Emulator, Path]) ->
         assert revenue.get(key, Decimal(0)) == comparable(round(planted.ttm_revenue, 2)), key
         assert last_contact.get(key) == planted.last_contact_date, key
         assert accounts[key] == (planted.country, planted.region, planted.territory), key
+
+
+def test_every_crm_key_is_unique(synced: tuple[Emulator, Path]) -> None:
+    _, db = synced
+    # a Dataverse source fills no crm.opportunity_contacts
+    keys = {t: k for t, k in CRM_KEYS.items() if t != "opportunity_contacts"}
+    assert_keys_unique(db, "crm", keys, filled=True)

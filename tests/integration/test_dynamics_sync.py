@@ -1,6 +1,7 @@
 """Dynamics 365 / Dataverse sync against the emulator: exact results through full, incremental,
-faults, kills, an expired change-tracking token, tables without change tracking, and one
-warehouse holding both CRMs (issue 5 acceptance).
+kills, an expired change-tracking token, tables without change tracking, and one warehouse
+holding both CRMs (issue 5 acceptance; faults, records changing mid-sync, malformed answers and
+secrets are checked for both CRMs in test_sync_both_crms).
 
 Expected values always come from the emulator's live store, never from the code under test.
 """
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import random
-import signal
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -24,27 +24,26 @@ from connectors.dynamics import DynamicsConnector
 from connectors.emulator.dataverse_auth import create_client_certificate
 from connectors.emulator.emulator import Emulator
 from connectors.emulator.world import World, generate_world
-from sync.cli import main
 from sync.engine import SyncEngine
 from sync.warehouse import Warehouse
+from tests.crm_keys import CRM_KEYS
 from tests.integration.emulator.dataverse_fixtures import start_org
 from tests.integration.sync_support import (
+    DYNAMICS,
     DYNAMICS_TABLES,
     assert_dataverse_matches_store,
+    assert_killed_sync_resumes_exactly,
     assert_raw_matches_store,
     crm_keys,
     dataverse_no_duplicates,
     dynamics_env,
-    kamsync,
-    killed_at_request,
     load,
     salesforce_env,
-    snapshot,
     sync_in_process,
+    warehouse_file,
     write_dynamics_config,
 )
 
-ACCOUNTS = 500
 EXPIRED_LOG = (
     "dv: change tracking token expired; reading account in full (deletions are reconciled)"
 )
@@ -52,23 +51,8 @@ EXPIRED_LOG = (
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    with Emulator(seed=13, accounts=ACCOUNTS) as running:
+    with DYNAMICS.emulator() as running:
         yield running
-
-
-_CRM_KEYS = (
-    ("accounts", "account_key"),
-    ("contacts", "contact_key"),
-    ("opportunities", "opportunity_key"),
-    ("opportunity_lines", "line_key"),
-    ("activities", "activity_key"),
-    ("users", "user_key"),
-    ("products", "product_key"),
-)
-
-
-def _db(tmp_path: Path) -> Path:
-    return tmp_path / "kamsync.duckdb"
 
 
 def _last_run_objects(db: Path) -> dict[str, tuple[int, int, str]]:
@@ -98,14 +82,18 @@ def test_full_then_incremental_sync_equals_the_live_org(emulator: Emulator, tmp_
     first = sync_in_process(config, env)
 
     assert first.ok, first.sources[0].error
-    assert_dataverse_matches_store(_db(tmp_path), "dv", store)
-    assert crm_keys(_db(tmp_path), "accounts", "account_key") == _live_keys(emulator, "account")
-    assert crm_keys(_db(tmp_path), "contacts", "contact_key") == _live_keys(emulator, "contact")
+    assert_dataverse_matches_store(warehouse_file(tmp_path), "dv", store)
+    assert crm_keys(warehouse_file(tmp_path), "accounts", "account_key") == _live_keys(
+        emulator, "account"
+    )
+    assert crm_keys(warehouse_file(tmp_path), "contacts", "contact_key") == _live_keys(
+        emulator, "contact"
+    )
     activities = set().union(
         *(_live_keys(emulator, t) for t in ("phonecall", "appointment", "email", "task"))
     )
-    assert crm_keys(_db(tmp_path), "activities", "activity_key") == activities
-    con = duckdb.connect(str(_db(tmp_path)), read_only=True)
+    assert crm_keys(warehouse_file(tmp_path), "activities", "activity_key") == activities
+    con = duckdb.connect(str(warehouse_file(tmp_path)), read_only=True)
     [(calls, detail)] = con.execute("select calls_made, detail from ops.api_usage").fetchall()
     con.close()
     assert calls == first.api_calls > 0
@@ -117,9 +105,9 @@ def test_full_then_incremental_sync_equals_the_live_org(emulator: Emulator, tmp_
     second = sync_in_process(config, env)
 
     assert second.ok, second.sources[0].error
-    assert_dataverse_matches_store(_db(tmp_path), "dv", store)
-    dataverse_no_duplicates(_db(tmp_path), "dv", store)
-    assert {m for _, _, m in _last_run_objects(_db(tmp_path)).values()} == {"delta"}
+    assert_dataverse_matches_store(warehouse_file(tmp_path), "dv", store)
+    dataverse_no_duplicates(warehouse_file(tmp_path), "dv", store)
+    assert {m for _, _, m in _last_run_objects(warehouse_file(tmp_path)).values()} == {"delta"}
     deleted = {
         f"dv:{i}"
         for table in DYNAMICS_TABLES
@@ -128,37 +116,19 @@ def test_full_then_incremental_sync_equals_the_live_org(emulator: Emulator, tmp_
     }
     inserted = {f"dv:{i}" for i in summary.table("dynamics", "account").inserted}
     assert deleted and inserted  # the mutation did delete and create records
-    landed = set().union(*(crm_keys(_db(tmp_path), t, k) for t, k in _CRM_KEYS))
+    landed = set().union(*(crm_keys(warehouse_file(tmp_path), t, k) for t, k in CRM_KEYS.items()))
     assert not deleted & landed
     assert inserted <= landed
-    assert crm_keys(_db(tmp_path), "accounts", "account_key") == _live_keys(emulator, "account")
+    assert crm_keys(warehouse_file(tmp_path), "accounts", "account_key") == _live_keys(
+        emulator, "account"
+    )
 
     quiet = sync_in_process(config, env)  # nothing changed since: one delta request per table
 
     assert quiet.ok
     assert {
-        o: (c, r) for o, (c, r, _) in _last_run_objects(_db(tmp_path)).items()
+        o: (c, r) for o, (c, r, _) in _last_run_objects(warehouse_file(tmp_path)).items()
     } == dict.fromkeys(DYNAMICS_TABLES, (1, 0))
-
-
-def test_faults_during_sync_change_nothing_in_the_result(
-    emulator: Emulator, tmp_path: Path
-) -> None:
-    env = dynamics_env(emulator)
-    config = load(
-        write_dynamics_config(tmp_path, emulator, "page_size = 300\nmax_retries = 12"), env
-    )
-    emulator.set_faults(
-        "429:0.05,503:0.05,500:0.02,reset:0.03,slow:0.02:10ms,expire_session_after:25", seed=3
-    )
-
-    assert sync_in_process(config, env).ok
-    emulator.mutate(seed=7, updates=80, inserts=20, hard_deletes=10)
-    assert sync_in_process(config, env).ok
-
-    emulator.set_faults(None)
-    assert_dataverse_matches_store(_db(tmp_path), "dv", emulator.world.dynamics)
-    dataverse_no_duplicates(_db(tmp_path), "dv", emulator.world.dynamics)
 
 
 @pytest.mark.parametrize(("seed", "incremental"), [(1, False), (2, True), (3, True)])
@@ -173,14 +143,7 @@ def test_sync_killed_at_random_pages_resumes_exactly(
     # a full run makes 39 requests, the incremental one 13: kill it at one of them
     kill_at = random.Random(seed).randint(3, 12 if incremental else 38)
 
-    child = killed_at_request(emulator, "dynamics", kill_at, lambda: kamsync(path, "sync", env=env))
-    assert child.returncode == -signal.SIGKILL
-
-    rerun = kamsync(path, "sync", env=env)
-    _, err = rerun.communicate(timeout=300)
-    assert rerun.returncode == 0, err
-    assert_dataverse_matches_store(_db(tmp_path), "dv", emulator.world.dynamics)
-    dataverse_no_duplicates(_db(tmp_path), "dv", emulator.world.dynamics)
+    assert_killed_sync_resumes_exactly(emulator, DYNAMICS, path, env, kill_at)
 
 
 def test_an_expired_delta_token_recovers_by_itself_exactly(
@@ -201,17 +164,19 @@ def test_an_expired_delta_token_recovers_by_itself_exactly(
     assert result.ok, result.sources[0].error
     assert EXPIRED_LOG in caplog.text
     assert caplog.text.count("change tracking token expired") == len(DYNAMICS_TABLES)
-    assert {m for _, _, m in _last_run_objects(_db(tmp_path)).values()} == {"track"}
-    assert_dataverse_matches_store(_db(tmp_path), "dv", store)
-    dataverse_no_duplicates(_db(tmp_path), "dv", store)
-    assert crm_keys(_db(tmp_path), "accounts", "account_key") == _live_keys(emulator, "account")
+    assert {m for _, _, m in _last_run_objects(warehouse_file(tmp_path)).values()} == {"track"}
+    assert_dataverse_matches_store(warehouse_file(tmp_path), "dv", store)
+    dataverse_no_duplicates(warehouse_file(tmp_path), "dv", store)
+    assert crm_keys(warehouse_file(tmp_path), "accounts", "account_key") == _live_keys(
+        emulator, "account"
+    )
 
     caplog.clear()
     emulator.mutate(seed=8, updates=20, hard_deletes=3)
     assert sync_in_process(config, env).ok  # and the fresh token works again
     assert "change tracking token expired" not in caplog.text
-    assert {m for _, _, m in _last_run_objects(_db(tmp_path)).values()} == {"delta"}
-    assert_dataverse_matches_store(_db(tmp_path), "dv", store)
+    assert {m for _, _, m in _last_run_objects(warehouse_file(tmp_path)).values()} == {"delta"}
+    assert_dataverse_matches_store(warehouse_file(tmp_path), "dv", store)
 
 
 def test_a_token_expiring_while_a_sync_is_paused_drops_the_stale_pages(
@@ -242,8 +207,8 @@ def test_a_token_expiring_while_a_sync_is_paused_drops_the_stale_pages(
 
     assert sync_in_process(config, env).ok
 
-    assert_dataverse_matches_store(_db(tmp_path), "dv", store, ("account",))
-    assert f"dv:{changed[0]}" not in crm_keys(_db(tmp_path), "accounts", "account_key")
+    assert_dataverse_matches_store(warehouse_file(tmp_path), "dv", store, ("account",))
+    assert f"dv:{changed[0]}" not in crm_keys(warehouse_file(tmp_path), "accounts", "account_key")
 
 
 def test_tables_without_change_tracking_are_read_by_modifiedon(
@@ -257,16 +222,16 @@ def test_tables_without_change_tracking_are_read_by_modifiedon(
     config = load(write_dynamics_config(tmp_path, emulator, "page_size = 200"), env)
 
     assert sync_in_process(config, env).ok
-    assert_dataverse_matches_store(_db(tmp_path), "dv", store)
+    assert_dataverse_matches_store(warehouse_file(tmp_path), "dv", store)
     emulator.mutate(seed=21, updates=120, inserts=40, soft_deletes=10, hard_deletes=10)
     assert sync_in_process(config, env).ok
 
-    assert_dataverse_matches_store(_db(tmp_path), "dv", store)
-    dataverse_no_duplicates(_db(tmp_path), "dv", store)
-    methods = {o: m for o, (_, _, m) in _last_run_objects(_db(tmp_path)).items()}
+    assert_dataverse_matches_store(warehouse_file(tmp_path), "dv", store)
+    dataverse_no_duplicates(warehouse_file(tmp_path), "dv", store)
+    methods = {o: m for o, (_, _, m) in _last_run_objects(warehouse_file(tmp_path)).items()}
     assert methods["task"] == methods["product"] == "modifiedon"  # then the ids pass
     assert methods["account"] == "delta"
-    con = duckdb.connect(str(_db(tmp_path)), read_only=True)
+    con = duckdb.connect(str(warehouse_file(tmp_path)), read_only=True)
     cursors = dict(
         con.execute(
             "select object, cursor::varchar from ops.sync_state where source = 'dv'"
@@ -292,13 +257,15 @@ def test_one_warehouse_holds_both_crms_with_keys_that_never_collide(
     assert isinstance(emulator.world, World)
     planted = emulator.world.truth.parent_cycle
     assert all(f"'sf:{key.split(':', 1)[1]}'" in cycle_warnings[0] for key in planted)
-    assert_raw_matches_store(_db(tmp_path), "sf", emulator.world.salesforce)
-    assert_dataverse_matches_store(_db(tmp_path), "dv", emulator.world.dynamics)
+    assert_raw_matches_store(warehouse_file(tmp_path), "sf", emulator.world.salesforce)
+    assert_dataverse_matches_store(warehouse_file(tmp_path), "dv", emulator.world.dynamics)
     sf_accounts = {f"sf:{r['Id']}" for r in emulator.world.salesforce.live("Account")}
     dv_accounts = _live_keys(emulator, "account")
-    assert crm_keys(_db(tmp_path), "accounts", "account_key") == sf_accounts | dv_accounts
+    assert (
+        crm_keys(warehouse_file(tmp_path), "accounts", "account_key") == sf_accounts | dv_accounts
+    )
     assert not sf_accounts & dv_accounts
-    con = duckdb.connect(str(_db(tmp_path)), read_only=True)
+    con = duckdb.connect(str(warehouse_file(tmp_path)), read_only=True)
     try:
         total, distinct = con.execute(
             "select count(*), count(distinct account_key) from crm.accounts"
@@ -321,72 +288,6 @@ def test_one_warehouse_holds_both_crms_with_keys_that_never_collide(
         r["Global_DUNS__c"] for r in emulator.world.salesforce.live("Account")
     } - {None}
     assert shared == len(expected_shared) > 0
-
-
-def test_malformed_answers_fail_clearly_and_leave_the_warehouse_as_it_was(
-    emulator: Emulator,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    env = dynamics_env(emulator)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    path = write_dynamics_config(tmp_path, emulator, "max_retries = 0")
-    assert main(["--config", str(path), "sync"]) == 0
-    before = snapshot(_db(tmp_path), "dv", DYNAMICS_TABLES)
-    emulator.mutate(seed=9, updates=50)
-    emulator.set_faults("malformed:1.0")
-    capsys.readouterr()
-
-    assert main(["--config", str(path), "sync"]) == 1
-
-    err = capsys.readouterr().err
-    assert "dv: read systemuser: the answer is not valid JSON" in err
-    assert snapshot(_db(tmp_path), "dv", DYNAMICS_TABLES) == before
-
-
-def test_records_changing_during_a_sync_are_caught_by_the_next_one(
-    emulator: Emulator, tmp_path: Path
-) -> None:
-    env = dynamics_env(emulator)
-    config = load(write_dynamics_config(tmp_path, emulator, "page_size = 200"), env)
-    emulator.set_faults("churn:0.3", seed=8)
-    store = emulator.world.dynamics
-    before = store.seq
-
-    assert sync_in_process(config, env).ok
-    assert store.seq > before  # records did change while the sync was paging
-    emulator.mutate(seed=12, updates=40)
-    assert sync_in_process(config, env).ok  # still churning
-    emulator.set_faults(None)
-    assert sync_in_process(config, env).ok
-
-    assert_dataverse_matches_store(_db(tmp_path), "dv", store)
-    dataverse_no_duplicates(_db(tmp_path), "dv", store)
-
-
-def test_no_secret_reaches_logs_the_warehouse_or_errors(emulator: Emulator, tmp_path: Path) -> None:
-    env = dynamics_env(emulator)
-    path = write_dynamics_config(tmp_path, emulator, "max_retries = 3")
-    emulator.set_faults("503:0.1,expire_session_after:10", seed=4)
-
-    child = kamsync(path, "-vvv", "sync", env=env)
-    out, err = child.communicate(timeout=300)
-    emulator.set_faults(None)
-    bad = kamsync(path, "sync", env={**env, "KAMSYNC_DV_CLIENT_SECRET": "wrong-secret-value-0000"})
-    bad_out, bad_err = bad.communicate(timeout=60)
-
-    # every token the emulated tenant issued (it keeps them privately)
-    tokens = list(emulator.dynamics.tokens._valid)
-    secrets = [env["KAMSYNC_DV_CLIENT_SECRET"], "wrong-secret-value-0000", *tokens]
-    assert child.returncode == 0, err
-    assert bad.returncode == 1 and "AADSTS7000215" in bad_err
-    assert len(tokens) >= 2
-    warehouse_bytes = b"".join(p.read_bytes() for p in tmp_path.glob("*.duckdb*") if p.is_file())
-    for secret in secrets:
-        assert secret not in out + err + bad_out + bad_err
-        assert secret.encode() not in warehouse_bytes
 
 
 def test_certificate_credentials_sync_exactly(tmp_path: Path) -> None:
@@ -418,6 +319,6 @@ ca_bundle = "{org.tls.ca_file}"
         result = sync_in_process(load(path, env), env)
 
         assert result.ok, result.sources[0].error
-        assert_dataverse_matches_store(_db(tmp_path), "dv", world.dynamics)
+        assert_dataverse_matches_store(warehouse_file(tmp_path), "dv", world.dynamics)
     finally:
         org.server.stop()

@@ -4,34 +4,26 @@ as the crm column comments say (recomputed here from the emulator's own records)
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from connectors.emulator.emulator import Emulator
+from tests.crm_keys import CRM_KEYS
+from tests.integration import crm_model_support as crm_model
 from tests.integration.sync_support import (
+    SALESFORCE,
+    assert_keys_unique,
     comparable,
-    load,
     query_set,
-    salesforce_env,
-    sync_in_process,
-    write_salesforce_config,
 )
-
-AS_OF = date(2026, 6, 30)  # well before the wall clock: no event ends while the test runs
 
 
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator, Path]]:
-    directory = tmp_path_factory.mktemp("crm")
-    with Emulator(seed=21, accounts=500, as_of=AS_OF) as emulator:
-        env = salesforce_env(emulator)
-        config = load(write_salesforce_config(directory, emulator), env)
-        assert sync_in_process(config, env).ok
-        yield emulator, directory / "kamsync.duckdb"
+    yield from crm_model.synced_org(tmp_path_factory, SALESFORCE)
 
 
 def _key(value: str | None) -> str | None:
@@ -60,13 +52,7 @@ def test_accounts(synced: tuple[Emulator, Path]) -> None:
         )
         for a in store.live("Account")
     }
-    landed = query_set(
-        db,
-        "select account_key, name, parent_account_key, owner_user_key, industry, country, region, "
-        "territory, annual_revenue, employees, wallet_estimate_crm, global_match_key, "
-        "market_position_score from crm.accounts",
-    )
-    assert landed == expected
+    assert query_set(db, crm_model.ACCOUNTS) == expected
 
 
 def test_parent_cycle_is_flagged_and_others_reach_their_top(synced: tuple[Emulator, Path]) -> None:
@@ -93,27 +79,16 @@ def test_parent_cycle_is_flagged_and_others_reach_their_top(synced: tuple[Emulat
 def test_contacts_opportunities_and_lines(synced: tuple[Emulator, Path]) -> None:
     emulator, db = synced
     store = emulator.world.salesforce
-    roles = {
-        "Decision Maker": "decision_maker",
-        "Influencer": "influencer",
-        "User": "user",
-        "Gatekeeper": "gatekeeper",
-    }
     contacts = {
         (
             _key(c["Id"]),
             _key(c.get("AccountId")),
-            roles.get(c.get("Buying_Role__c") or ""),
+            crm_model.BUYING_ROLES.get(c.get("Buying_Role__c") or ""),
             c.get("Buying_Role__c") == "Decision Maker",
         )
         for c in store.live("Contact")
     }
-    assert (
-        query_set(
-            db, "select contact_key, account_key, buying_role, is_decision_maker from crm.contacts"
-        )
-        == contacts
-    )
+    assert query_set(db, crm_model.CONTACTS) == contacts
     categories = {
         "Pipeline": "pipeline",
         "Best Case": "best_case",
@@ -137,14 +112,7 @@ def test_contacts_opportunities_and_lines(synced: tuple[Emulator, Path]) -> None
         )
         for o in store.live("Opportunity")
     }
-    assert (
-        query_set(
-            db,
-            "select opportunity_key, account_key, amount, probability, is_closed, is_won, close_date, "
-            "stage, forecast_category from crm.opportunities",
-        )
-        == opportunities
-    )
+    assert query_set(db, crm_model.OPPORTUNITIES) == opportunities
     lines = {
         (
             _key(li["Id"]),
@@ -155,13 +123,7 @@ def test_contacts_opportunities_and_lines(synced: tuple[Emulator, Path]) -> None
         )
         for li in store.live("OpportunityLineItem")
     }
-    assert (
-        query_set(
-            db,
-            "select line_key, opportunity_key, product_key, quantity, total_price from crm.opportunity_lines",
-        )
-        == lines
-    )
+    assert query_set(db, crm_model.LINES) == lines
 
 
 def test_activities(synced: tuple[Emulator, Path]) -> None:
@@ -200,22 +162,4 @@ def test_activities(synced: tuple[Emulator, Path]) -> None:
 
 def test_every_crm_key_is_unique(synced: tuple[Emulator, Path]) -> None:
     _, db = synced
-    keys = {
-        "users": "user_key",
-        "accounts": "account_key",
-        "contacts": "contact_key",
-        "products": "product_key",
-        "opportunities": "opportunity_key",
-        "opportunity_lines": "line_key",
-        "opportunity_contacts": "opportunity_contact_key",
-        "activities": "activity_key",
-    }
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        for table, key in keys.items():
-            total, distinct = con.execute(
-                f"select count(*), count(distinct {key}) from crm.{table}"
-            ).fetchall()[0]
-            assert total == distinct > 0, table
-    finally:
-        con.close()
+    assert_keys_unique(db, "crm", CRM_KEYS, filled=True)

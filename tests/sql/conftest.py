@@ -23,21 +23,13 @@ from analytics.models import Model
 from analytics.runner import AnalysisResult, run_analysis
 from config.model import AnalyticsConfig
 from sync.warehouse import migrate
+from tests.crm_keys import CRM_KEYS
 
 AS_OF = date(2025, 6, 30)
 NOW = datetime(2025, 6, 30, 18, 0, tzinfo=UTC)
 
 # columns every row of a table needs, derived from its key when a test leaves them out
-KEYS = {
-    "users": "user_key",
-    "accounts": "account_key",
-    "contacts": "contact_key",
-    "products": "product_key",
-    "opportunities": "opportunity_key",
-    "opportunity_lines": "line_key",
-    "opportunity_contacts": "opportunity_contact_key",
-    "activities": "activity_key",
-}
+KEYS = CRM_KEYS
 DEFAULTS: dict[str, dict[str, Any]] = {
     "opportunities": {"is_closed": False, "is_won": False},
     "activities": {"source_object": "Task", "is_completed": True},

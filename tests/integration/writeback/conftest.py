@@ -11,6 +11,7 @@ After every test, the emulator's write log must show writes to kamsync's custom 
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,9 +28,18 @@ from config.model import KamsyncConfig
 from connectors.emulator.emulator import Emulator
 from connectors.http import CrmSession
 from sync.warehouse import Warehouse
-from tests.integration.sync_support import dynamics_env, load, salesforce_env, sync_in_process
+from tests.integration.sync_support import (
+    dynamics_env,
+    dynamics_source,
+    load,
+    salesforce_env,
+    salesforce_source,
+    sync_in_process,
+    write_sources_config,
+)
 from writeback.crm import CrmTarget
 from writeback.payload import TargetMap
+from writeback.plan import SourcePlan
 from writeback.runner import (
     SourceConfig,
     WritebackResult,
@@ -53,41 +63,11 @@ def env_for(emulator: Emulator) -> dict[str, str]:
 
 def write_config(directory: Path, emulator: Emulator, extra: str = "") -> Path:
     """A kamsync.toml with the emulator's two orgs as sources ``sf`` and ``dv``."""
-    creds = emulator.credentials()
-    path = directory / "kamsync.toml"
-    path.write_text(
-        f"""
-[warehouse]
-path = "kamsync.duckdb"
-lock_wait_seconds = 0
-
-[[sources]]
-name = "sf"
-kind = "salesforce"
-instance_url = "{creds["salesforce"]["instance_url"]}"
-login_url = "{creds["salesforce"]["login_url"]}"
-client_id_env = "KAMSYNC_SF_CLIENT_ID"
-client_secret_env = "KAMSYNC_SF_CLIENT_SECRET"
-ca_bundle = "{emulator.ca_file}"
-max_retries = 8
-
-[[sources]]
-name = "dv"
-kind = "dynamics"
-url = "{creds["dynamics"]["url"]}"
-authority = "{creds["dynamics"]["authority"]}"
-client_id_env = "KAMSYNC_DV_CLIENT_ID"
-client_secret_env = "KAMSYNC_DV_CLIENT_SECRET"
-ca_bundle = "{emulator.ca_file}"
-max_retries = 8
-
-[analytics]
-as_of = {AS_OF.isoformat()}
-{extra}
-""",
-        encoding="utf-8",
+    retries = "max_retries = 8"
+    sources = salesforce_source(emulator, "sf", retries) + dynamics_source(emulator, "dv", retries)
+    return write_sources_config(
+        directory, f"{sources}\n[analytics]\nas_of = {AS_OF.isoformat()}\n{extra}\n"
     )
-    return path
 
 
 def _add_dataverse_accounts(con: duckdb.DuckDBPyConnection, emulator: Emulator) -> None:
@@ -215,6 +195,15 @@ class Bench:
         names = ("action", "status", "before", "after", "error_code", "error_message", "method")
         return {r[0]: dict(zip(names, r[1:], strict=True)) for r in rows}
 
+    def ledger_payloads(self, source: str) -> dict[str, Any]:
+        """External id -> the payload the ledger holds as last written to ``source``."""
+        return {
+            r[0]: json.loads(r[1])
+            for r in self.sql(
+                "select external_id, payload from ops.writeback_ledger where source = ?", [source]
+            )
+        }
+
     def ledger(self, source: str) -> dict[str, str]:
         return dict(
             self.sql(
@@ -250,6 +239,28 @@ class Bench:
 
     def writes(self, crm: str | None = None) -> int:
         return len(self.emulator.write_log(crm))
+
+
+def assert_a_rerun_writes_nothing(bench: Bench, source: str) -> WritebackResult:
+    """Write-back of ``source`` run again makes no API call and writes nothing; that run."""
+    writes = bench.writes()
+    again = bench.run(source=source)
+    assert again.sources[0].api_calls == 0
+    assert bench.writes() == writes
+    return again
+
+
+def assert_applied_as_planned(
+    bench: Bench, plan: SourcePlan, run_id: str, stored: dict[str, dict[str, Any]]
+) -> None:
+    """Run ``run_id`` logged exactly the updates of ``plan``, before and after as planned, and
+    the CRM now holds each one's planned values (``stored``: its score records by external id,
+    normalised)."""
+    log = bench.log(run_id)
+    assert {r.external_id: ("update", r.after, r.before) for r in plan.rows} == {
+        k: (v["action"], json.loads(v["after"]), json.loads(v["before"])) for k, v in log.items()
+    }
+    assert {r.external_id: dict(r.after) for r in plan.rows} == {k: stored[k] for k in log}
 
 
 @contextlib.contextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +10,13 @@ import pytest
 
 from config.errors import StalePlanError, UnsafeWriteError
 from connectors.emulator.dataverse_model import score_table_definition
-from tests.integration.writeback.conftest import DV_TABLE, Bench, LostAnswers
+from tests.integration.writeback.conftest import (
+    DV_TABLE,
+    Bench,
+    LostAnswers,
+    assert_a_rerun_writes_nothing,
+    assert_applied_as_planned,
+)
 from writeback.crm import CrmTarget
 from writeback.dataverse import DataverseTarget
 from writeback.metadata import DV_PRIMARY_NAME, FIELDS
@@ -34,15 +39,6 @@ def _stored(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _ledger(bench: Bench) -> dict[str, Any]:
-    return {
-        r[0]: json.loads(r[1])
-        for r in bench.sql(
-            "select external_id, payload from ops.writeback_ledger where source = 'dv'"
-        )
-    }
-
-
 def test_first_run_creates_one_record_per_scored_account(bench: Bench) -> None:
     result = bench.run(source="dv")
 
@@ -54,7 +50,7 @@ def test_first_run_creates_one_record_per_scored_account(bench: Bench) -> None:
     assert report.api_calls == DESCRIBE_CALLS + math.ceil(len(scores) / 500)
     assert set(records) == set(scores)
     assert all(records[k]["kam_accountid"] == account for k, account in scores.items())
-    assert {k: _stored(r) for k, r in records.items()} == _ledger(bench)
+    assert {k: _stored(r) for k, r in records.items()} == bench.ledger_payloads("dv")
     log = bench.log(result.run_id)
     assert {(v["action"], v["status"], v["method"]) for v in log.values()} == {
         ("create", "success", "upsert_multiple")
@@ -63,12 +59,9 @@ def test_first_run_creates_one_record_per_scored_account(bench: Bench) -> None:
 
 def test_second_run_with_nothing_changed_sends_no_write_request(bench: Bench) -> None:
     bench.run(source="dv")
-    writes = bench.writes()
 
-    again = bench.run(source="dv")
+    again = assert_a_rerun_writes_nothing(bench, "dv")
 
-    assert bench.writes() == writes
-    assert again.sources[0].api_calls == 0
     assert again.sources[0].unchanged == len(_scores(bench))
 
 
@@ -155,11 +148,9 @@ def test_faults_during_a_push_neither_lose_nor_duplicate_records(bench: Bench, m
     assert bench.emulator.dynamics.faults.retry_after in bench.sleeps
     store = list(bench.emulator.world.dynamics.live(DV_TABLE))
     assert sorted(r["kam_extid"] for r in store) == sorted(_scores(bench))
-    assert {r["kam_extid"]: _stored(r) for r in store} == _ledger(bench)
+    assert {r["kam_extid"]: _stored(r) for r in store} == bench.ledger_payloads("dv")
     bench.emulator.set_faults(None)
-    writes = bench.writes()
-    assert bench.run(source="dv").sources[0].api_calls == 0
-    assert bench.writes() == writes
+    assert_a_rerun_writes_nothing(bench, "dv")
 
 
 @pytest.mark.parametrize("read_all_above", [500, 5], ids=["by-external-id", "whole-table"])
@@ -186,14 +177,8 @@ def test_a_dry_run_plan_is_exactly_what_the_following_apply_does(
 
     applied = bench.run(source="dv", plan_file=plan_file)
 
-    log = bench.log(applied.run_id)
-    assert {r.external_id: ("update", r.after, r.before) for r in plan.rows} == {
-        k: (v["action"], json.loads(v["after"]), json.loads(v["before"])) for k, v in log.items()
-    }
-    records = bench.dv_records()
-    assert {r.external_id: dict(r.after) for r in plan.rows} == {
-        k: _stored(records[k]) for k in log
-    }
+    stored = {k: _stored(r) for k, r in bench.dv_records().items()}
+    assert_applied_as_planned(bench, plan, applied.run_id, stored)
     with pytest.raises(StalePlanError):
         bench.run(source="dv", plan_file=plan_file)
 

@@ -12,7 +12,13 @@ import pytest
 from config.errors import StalePlanError, UnsafeWriteError
 from connectors.emulator.sfschema import SCORE_OBJECT
 from connectors.emulator.store import TableDef
-from tests.integration.writeback.conftest import SF_OBJECT, Bench, LostAnswers
+from tests.integration.writeback.conftest import (
+    SF_OBJECT,
+    Bench,
+    LostAnswers,
+    assert_a_rerun_writes_nothing,
+    assert_applied_as_planned,
+)
 from writeback.crm import CrmTarget, SalesforceTarget
 from writeback.metadata import FIELDS
 from writeback.payload import normalise
@@ -55,12 +61,7 @@ def test_first_run_creates_one_record_per_scored_account(bench: Bench) -> None:
     assert report.requests == {"collections": math.ceil(len(scores) / 200)}
     assert set(records) == set(scores)
     assert all(records[key]["KAM_Account__c"] == account for key, account in scores.items())
-    ledger = {
-        r[0]: json.loads(r[1])
-        for r in bench.sql(
-            "select external_id, payload from ops.writeback_ledger where source = 'sf'"
-        )
-    }
+    ledger = bench.ledger_payloads("sf")
     assert {key: _stored(records[key]) for key in records} == ledger
     log = bench.log(result.run_id)
     assert {(v["action"], v["status"], v["method"]) for v in log.values()} == {
@@ -71,13 +72,11 @@ def test_first_run_creates_one_record_per_scored_account(bench: Bench) -> None:
 
 def test_second_run_with_nothing_changed_sends_no_write_request(bench: Bench) -> None:
     bench.run(source="sf")
-    writes, requests_before = bench.writes(), _api_requests(bench)
+    requests_before = _api_requests(bench)
 
-    again = bench.run(source="sf")
+    again = assert_a_rerun_writes_nothing(bench, "sf")
 
-    assert bench.writes() == writes
     assert _api_requests(bench) == requests_before  # not even a describe
-    assert again.sources[0].api_calls == 0
     assert again.sources[0].unchanged == len(_scores(bench))
 
 
@@ -190,17 +189,10 @@ def test_faults_during_a_push_neither_lose_nor_duplicate_records(
     scores = _scores(bench)
     store = list(bench.emulator.world.salesforce.live(SF_OBJECT))
     assert sorted(r["KAM_Ext_Id__c"] for r in store) == sorted(scores)  # no duplicate, none lost
-    ledger = {
-        r[0]: json.loads(r[1])
-        for r in bench.sql(
-            "select external_id, payload from ops.writeback_ledger where source = 'sf'"
-        )
-    }
+    ledger = bench.ledger_payloads("sf")
     assert {r["KAM_Ext_Id__c"]: _stored(r) for r in store} == ledger
     bench.emulator.set_faults(None)
-    writes = bench.writes()
-    assert bench.run(source="sf").sources[0].api_calls == 0
-    assert bench.writes() == writes
+    assert_a_rerun_writes_nothing(bench, "sf")
 
 
 @pytest.mark.parametrize("read_all_above", [4000, 5], ids=["by-external-id", "whole-object"])
@@ -231,14 +223,8 @@ def test_a_dry_run_plan_is_exactly_what_the_following_apply_does(
 
     applied = bench.run(source="sf", plan_file=plan_file)
 
-    log = bench.log(applied.run_id)
-    assert {r.external_id: ("update", r.after, r.before) for r in plan.rows} == {
-        k: (v["action"], json.loads(v["after"]), json.loads(v["before"])) for k, v in log.items()
-    }
-    records = bench.sf_records()
-    assert {r.external_id: dict(r.after) for r in plan.rows} == {
-        k: _stored(records[k]) for k in log
-    }
+    stored = {k: _stored(r) for k, r in bench.sf_records().items()}
+    assert_applied_as_planned(bench, plan, applied.run_id, stored)
     with pytest.raises(StalePlanError, match="before the last write-back to sf"):
         bench.run(source="sf", plan_file=plan_file)
 
