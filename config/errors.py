@@ -45,6 +45,10 @@ class KamsyncError(Exception):
     exit_code: ClassVar[int] = 1
     transient: ClassVar[bool] = False
 
+    def reason_at(self, source: str) -> str:
+        """The message without ``source``'s name in front, for reports that name it already."""
+        return str(self).removeprefix(f"{source}: ")
+
 
 @dataclass(frozen=True)
 class ConfigProblem:

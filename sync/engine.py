@@ -200,14 +200,14 @@ class SyncEngine:
             outcome.status = "succeeded"
         except ApiBudgetExceededError as exc:
             outcome.status = "budget_stopped"
-            outcome.error = str(exc)
+            outcome.error = exc.reason_at(config.name)
             log.warning("%s", exc)
         except _StopRequested:
             outcome.status = "stopped"
             outcome.error = _STOPPED
         except KamsyncError as exc:
             outcome.status = "failed"
-            outcome.error = str(exc)
+            outcome.error = exc.reason_at(config.name)
             log.error("%s", exc)
         finally:
             usage = connector.usage()

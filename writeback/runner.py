@@ -316,7 +316,7 @@ def _run_source(
     try:
         return _with_crm(context, crm, source, target, changes, state, plan, report)
     except CrmError as exc:  # login, describe or read-back failed: nothing was sent
-        report.status, report.error = "failed", str(exc)
+        report.status, report.error = "failed", exc.reason_at(source.name)
         log.error("%s", exc)
         return report
     finally:
@@ -433,7 +433,7 @@ def _push(
                 _leave(context, source, target, changes, done, plan, report, None)
                 return
     except CrmError as exc:
-        report.status, report.error = "failed", f"the push stopped: {exc}"
+        report.status, report.error = "failed", f"the push stopped: {exc.reason_at(source.name)}"
         recorder.flush()
         _leave(context, source, target, changes, done, plan, report, exc)
         log.warning("%s: %s", source.name, report.error)

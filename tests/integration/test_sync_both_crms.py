@@ -91,7 +91,8 @@ def test_malformed_answers_fail_clearly_and_leave_the_warehouse_as_it_was(
 
     assert main(["--config", str(path), "sync"]) == 1
 
-    assert crm.malformed in capsys.readouterr().err
+    # the source is named once, in front of what went wrong
+    assert f"  {crm.malformed}" in capsys.readouterr().err.splitlines()
     assert snapshot(warehouse_file(tmp_path), crm.source, crm.tables) == before
 
 

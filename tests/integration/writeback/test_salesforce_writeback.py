@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from config.errors import StalePlanError, UnsafeWriteError
+from config.errors import RunFailedError, StalePlanError, UnsafeWriteError
 from connectors.emulator.sfschema import SCORE_OBJECT
 from connectors.emulator.store import TableDef
 from tests.integration.writeback.conftest import (
@@ -288,5 +288,8 @@ def test_a_source_that_cannot_log_in_fails_alone(bench: Bench) -> None:
     assert "not-the-secret" not in (by_source["dv"].error or "")
     assert len(bench.sf_records()) == len(_scores(bench))
     assert bench.writes("dynamics") == 0
-    with pytest.raises(Exception, match="dv: "):
+    with pytest.raises(RunFailedError) as failed:
         result.raise_for_status()
+    # one line per failed source, which it names once
+    assert str(failed.value).splitlines()[1] == f"  dv: {by_source['dv'].error}"
+    assert not (by_source["dv"].error or "").startswith("dv: ")
