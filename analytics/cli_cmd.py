@@ -56,7 +56,7 @@ def analyze_scheduled(config: KamsyncConfig, should_stop: Callable[[], bool]) ->
 
 def analyze(app: App) -> int:
     """Handler of ``kamsync analyze``: exit 0, or raise (1: run failed, 2: bad configuration)."""
-    config = app.config
+    config = app.local_config
     result = analyze_job(config, progress=_progress(Console(stderr=True)))
     con = Warehouse(config.warehouse).read_published()
     try:

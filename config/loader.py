@@ -57,8 +57,14 @@ def config_path(cli_value: str | None, env: Mapping[str, str] | None = None) -> 
     return DEFAULT_CONFIG
 
 
-def load_config(path: Path, env: Mapping[str, str] | None = None) -> KamsyncConfig:
-    """Parse and validate ``path``; raise :class:`ConfigError` listing every problem."""
+def load_config(
+    path: Path, env: Mapping[str, str] | None = None, *, check_env: bool = True
+) -> KamsyncConfig:
+    """Parse and validate ``path``; raise :class:`ConfigError` listing every problem.
+
+    With ``check_env=False`` the environment variables the file names need not be set (their
+    names are still checked): for commands that only read the warehouse.
+    """
     shown = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -67,11 +73,16 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> KamsyncConf
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError([ConfigProblem(shown, "", f"cannot read file: {reason}")]) from None
-    return parse_config(text, shown, base_dir=path.resolve().parent, env=env)
+    return parse_config(text, shown, base_dir=path.resolve().parent, env=env, check_env=check_env)
 
 
 def parse_config(
-    text: str, file: str, *, base_dir: Path, env: Mapping[str, str] | None = None
+    text: str,
+    file: str,
+    *,
+    base_dir: Path,
+    env: Mapping[str, str] | None = None,
+    check_env: bool = True,
 ) -> KamsyncConfig:
     """Validate TOML ``text``; relative paths resolve against ``base_dir``."""
     try:
@@ -79,7 +90,11 @@ def parse_config(
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([ConfigProblem(file, "", f"not valid TOML: {exc}")]) from None
     problems = _cross_section_problems(raw, file)
-    context = {"env": os.environ if env is None else env, "base_dir": base_dir}
+    context = {
+        "env": os.environ if env is None else env,
+        "base_dir": base_dir,
+        "check_env": check_env,
+    }
     try:
         config = KamsyncConfig.model_validate(raw, context=context)
     except ValidationError as exc:

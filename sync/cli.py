@@ -36,6 +36,7 @@ class App:
         self.args = args
         self.env: Mapping[str, str] = os.environ if env is None else env
         self._config: KamsyncConfig | None = None
+        self._local_config: KamsyncConfig | None = None
 
     @property
     def config_path(self) -> Path:
@@ -49,6 +50,17 @@ class App:
             self._config = load_config(self.config_path, self.env)
             register_config_secrets(self._config, self.env)
         return self._config
+
+    @property
+    def local_config(self) -> KamsyncConfig:
+        """The configuration for a command that reaches no CRM (``status``, ``analyze``): the
+        same checks, except that the credentials' environment variables need not be set."""
+        if self._config is not None:
+            return self._config
+        if self._local_config is None:
+            self._local_config = load_config(self.config_path, self.env, check_env=False)
+            register_config_secrets(self._local_config, self.env)
+        return self._local_config
 
 
 Handler = Callable[[App], int]

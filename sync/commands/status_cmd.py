@@ -26,7 +26,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
 def show_status(app: App) -> int:
     """Print the status of the published warehouse."""
-    con = Warehouse(app.config.warehouse).read_published()
+    con = Warehouse(app.local_config.warehouse).read_published()
     try:
         report = collect(con)
     finally:

@@ -56,3 +56,28 @@ def test_status_without_a_warehouse_says_what_to_do(
 
     assert main(["--config", str(path), "status"]) == 1
     assert "run `kamsync sync` (or `kamsync demo`) first" in capsys.readouterr().err
+
+
+def test_commands_that_reach_no_crm_need_no_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("KAMSYNC_TEST_NO_ID", "KAMSYNC_TEST_NO_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "kamsync.toml"
+    path.write_text(
+        '[warehouse]\npath = "kamsync.duckdb"\n[[sources]]\nname = "sf"\nkind = "salesforce"\n'
+        'instance_url = "https://sf.example.test"\nclient_id_env = "KAMSYNC_TEST_NO_ID"\n'
+        'client_secret_env = "KAMSYNC_TEST_NO_SECRET"\n',
+        encoding="utf-8",
+    )
+
+    # a monitoring box without the org's secrets can still run the analysis and read status
+    assert main(["--config", str(path), "analyze"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(path), "status", "--json"]) == 0
+    assert [r["job"] for r in json.loads(capsys.readouterr().out)["runs"]] == ["analyze"]
+    # a command that reaches the CRM still names each missing variable before any call
+    assert main(["--config", str(path), "sync"]) == 2
+    err = capsys.readouterr().err
+    assert "client_id_env: environment variable KAMSYNC_TEST_NO_ID is not set" in err
+    assert "client_secret_env: environment variable KAMSYNC_TEST_NO_SECRET is not set" in err
