@@ -19,6 +19,7 @@ from analytics.models import Model
 from analytics.runner import AnalysisResult, ProgressCallback, run_analysis
 from analytics.summary import render, summarize
 from config.model import KamsyncConfig
+from sync.output import report_console
 from sync.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ def analyze(app: App) -> int:
         summary = summarize(con, result)
     finally:
         con.close()
-    out = Console()
+    out = report_console()
     render(summary, out)
     out.print(f"warehouse: {config.warehouse.path}")
     return 0

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 
 from config.model import KamsyncConfig
+from sync.output import report_console
 from sync.signals import GracefulStop
 from writeback.plan import write_plan
 from writeback.runner import ProgressCallback, WritebackResult, run_writeback
@@ -87,7 +88,7 @@ def writeback(app: App) -> int:
             progress=_progress(Console(stderr=True)),
             should_stop=lambda: stop.requested,
         )
-    out = Console()
+    out = report_console()
     print_summary(result, out)
     if dry_run:
         target = plan or Path(f"kamsync-plan-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json")

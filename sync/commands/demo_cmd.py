@@ -34,6 +34,7 @@ from config.loader import load_config
 from config.model import KamsyncConfig
 from sync import jobs
 from sync.commands.emulator_cmd import MAX_ACCOUNTS, serve_argv
+from sync.output import report_console
 from sync.progress import LogProgress, TerminalProgress
 from sync.signals import GracefulStop
 from sync.warehouse import Warehouse
@@ -141,7 +142,7 @@ def demo_command(app: App) -> int:
     """Run the demo; exit 0, or raise (1: a step failed, 2: bad arguments)."""
     options = parse_options(app.args)
     prepare_directory(options.directory)
-    out = Console()
+    out = report_console()
     err = Console(stderr=True)
     err.print(
         f"demo: starting the emulator with {options.accounts:,} accounts (seed {options.seed})",

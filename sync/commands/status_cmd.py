@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
+from sync.output import report_console
 from sync.status import collect
 from sync.warehouse import Warehouse
 
@@ -34,7 +34,7 @@ def show_status(app: App) -> int:
     if app.args.json:
         print(json.dumps(report, default=str, indent=2))
     else:
-        render(report, Console(file=sys.stdout))
+        render(report, report_console())
     return 0
 
 

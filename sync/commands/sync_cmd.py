@@ -13,6 +13,7 @@ from rich.table import Table
 from config.errors import RunFailedError
 from sync import jobs
 from sync.engine import SyncResult
+from sync.output import report_console
 from sync.progress import LogProgress, TerminalProgress
 from sync.signals import GracefulStop
 
@@ -33,7 +34,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 def sync_command(app: App) -> int:
     """Run a sync; exit 1 when any source failed or stopped at its API budget."""
     result = sync(app, source=app.args.source, full=app.args.full)
-    print_summary(result, Console(file=sys.stdout))
+    print_summary(result, report_console())
     if all(s.status in ("succeeded", "stopped") for s in result.sources):
         return 0  # a requested stop is not a failure: state is saved
     if not result.ok:

@@ -81,3 +81,22 @@ def test_commands_that_reach_no_crm_need_no_credentials(
     err = capsys.readouterr().err
     assert "client_id_env: environment variable KAMSYNC_TEST_NO_ID is not set" in err
     assert "client_secret_env: environment variable KAMSYNC_TEST_NO_SECRET is not set" in err
+
+
+def test_status_redirected_to_a_file_shows_whole_run_ids(
+    config: KamsyncConfig,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    result = _sync(config, ScriptedConnector([_pages([[_row(1)]])]))
+    path = tmp_path / "kamsync.toml"
+    path.write_text(f'[warehouse]\npath = "{config.warehouse.path.name}"\n', encoding="utf-8")
+
+    assert main(["--config", str(path), "status"]) == 0
+
+    # captured output is not a terminal: rich would cut the table to 80 columns
+    out = capsys.readouterr().out
+    assert result.run_id in out
+    assert "…" not in out
