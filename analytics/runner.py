@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -26,6 +25,7 @@ from analytics.models import MART_SCHEMA, Model, build_order, discover, relation
 from analytics.params import SEEDS, RunContext, create_seeds, set_variables, variables
 from config.errors import KamsyncError, RunFailedError
 from config.model import AnalyticsConfig
+from sync.runs import new_run_id
 from sync.warehouse import kamsync_version
 
 log = logging.getLogger(__name__)
@@ -55,11 +55,6 @@ class AnalysisResult:
         return sum(self.mart_rows.values())
 
 
-def new_run_id(now: datetime) -> str:
-    """A sortable, unique run id: analyze-<UTC time>-<random>."""
-    return f"{JOB}-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-
-
 def run_analysis(
     con: duckdb.DuckDBPyConnection,
     config: AnalyticsConfig,
@@ -72,7 +67,7 @@ def run_analysis(
     """Rebuild every mart in one transaction and record the run; raise on failure."""
     scored_at = now or datetime.now(UTC)
     run = RunContext(
-        new_run_id(scored_at), scored_at, config.as_of_date(scored_at.astimezone().date())
+        new_run_id(JOB, scored_at), scored_at, config.as_of_date(scored_at.astimezone().date())
     )
     _record_start(con, run)
     try:

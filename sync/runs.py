@@ -15,10 +15,11 @@ from connectors.base import ApiUsage
 from sync.warehouse import kamsync_version
 
 
-def new_run_id(job: str) -> str:
-    """A unique, sortable run id such as ``sync-20260101T120000-1a2b3c``."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    return f"{job}-{stamp}-{uuid.uuid4().hex[:6]}"
+def new_run_id(job: str, now: datetime | None = None) -> str:
+    """A unique run id that sorts by start time, such as ``sync-20260101T120000Z-1a2b3c4d``:
+    the job, the UTC start (default: now) and a random suffix."""
+    started = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{job}-{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
 def interrupt_stale(con: duckdb.DuckDBPyConnection) -> int:
