@@ -19,14 +19,17 @@ TOP = 10
 
 
 @dataclass(frozen=True)
-class Whitespace:
-    """One of the largest whitespace gaps."""
+class FamilyGaps:
+    """Where the whitespace is: a product family, the accounts lacking it, what that is worth.
 
-    account_name: str
-    account_key: str
+    Per family rather than per account: expected value is a peer group's figure, so the largest
+    single gaps would be many accounts of one peer group with the same family and value.
+    """
+
     product_family: str
+    accounts: int
+    key_accounts: int
     expected_value: float
-    peer_adoption_rate: float
 
 
 @dataclass(frozen=True)
@@ -46,33 +49,43 @@ class Summary:
 
     result: AnalysisResult
     tier_bands: dict[str, dict[str, int]]
-    whitespace: list[Whitespace]
+    whitespace: list[FamilyGaps]
     overdue: list[Overdue]
     hierarchy_issues: dict[str, int]
 
 
-def summarize(con: duckdb.DuckDBPyConnection, result: AnalysisResult) -> Summary:
-    """Read the summary from the marts the run just built."""
+def read_tier_bands(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+    """Accounts per tier and health band, from ``kam.account_scores``."""
     tier_bands: dict[str, dict[str, int]] = {}
     for tier, band, count in con.execute(
         "select tier, health_band, count(*) from kam.account_scores group by all"
     ).fetchall():
         tier_bands.setdefault(tier, {})[band] = int(count)
-    whitespace = [
-        Whitespace(*row)
-        for row in con.execute(
-            """
-            select s.account_name, w.account_key, w.product_family, w.expected_value,
-                   w.peer_adoption_rate
-            from kam.whitespace as w
-            inner join kam.account_scores as s on s.account_key = w.account_key
-            where w.status = 'gap' and w.expected_value > 0
-            order by w.expected_value desc, w.account_key, w.product_family
-            limit ?
-            """,
-            [TOP],
-        ).fetchall()
-    ]
+    return tier_bands
+
+
+def read_family_gaps(con: duckdb.DuckDBPyConnection, top: int = TOP) -> list[FamilyGaps]:
+    """The ``top`` product families by the expected value of their gaps."""
+    rows = con.execute(
+        """
+        select w.product_family, count(*), count(*) filter (where s.tier = 'key'),
+               sum(w.expected_value) as expected_value
+        from kam.whitespace as w
+        inner join kam.account_scores as s on s.account_key = w.account_key
+        where w.status = 'gap' and w.expected_value > 0
+        group by w.product_family
+        order by expected_value desc, w.product_family
+        limit ?
+        """,
+        [top],
+    ).fetchall()
+    return [FamilyGaps(str(f), int(n), int(key), float(value)) for f, n, key, value in rows]
+
+
+def summarize(con: duckdb.DuckDBPyConnection, result: AnalysisResult) -> Summary:
+    """Read the summary from the marts the run just built."""
+    tier_bands = read_tier_bands(con)
+    whitespace = read_family_gaps(con)
     overdue = [
         Overdue(*row)
         for row in con.execute(
@@ -97,18 +110,19 @@ def summarize(con: duckdb.DuckDBPyConnection, result: AnalysisResult) -> Summary
     return Summary(result, tier_bands, whitespace, overdue, issues)
 
 
-def _tier_table(summary: Summary) -> Table:
+def tier_table(tier_bands: dict[str, dict[str, int]]) -> Table:
+    """Accounts by tier (rows) and health band (columns), with totals."""
     table = _table(
         "Accounts by tier and health band",
         (("tier", "left"), *((band, "right") for band in BANDS), ("total", "right")),
     )
-    tiers = [t for t in TIER_ORDER if t in summary.tier_bands]
+    tiers = [t for t in TIER_ORDER if t in tier_bands]
     for tier in tiers:
-        counts = summary.tier_bands[tier]
+        counts = tier_bands[tier]
         table.add_row(
             tier, *(f"{counts.get(band, 0):,}" for band in BANDS), f"{sum(counts.values()):,}"
         )
-    totals = [sum(summary.tier_bands[t].get(band, 0) for t in tiers) for band in BANDS]
+    totals = [sum(tier_bands[t].get(band, 0) for t in tiers) for band in BANDS]
     table.add_row("all", *(f"{n:,}" for n in totals), f"{sum(totals):,}", style="bold")
     return table
 
@@ -120,18 +134,19 @@ def _table(title: str, columns: tuple[tuple[str, JustifyMethod], ...]) -> Table:
     return table
 
 
-def _whitespace_table(summary: Summary) -> Table:
+def whitespace_table(families: list[FamilyGaps]) -> Table:
+    """The product families whose gaps are worth most."""
     table = _table(
-        "Biggest whitespace (gaps by expected value)",
-        (("account", "left"), ("product family", "left"), ("expected value", "right"),
-         ("peer adoption", "right")),
+        "Biggest whitespace by product family (gaps)",
+        (("product family", "left"), ("accounts with a gap", "right"),
+         ("key accounts", "right"), ("expected value", "right")),
     )  # fmt: skip
-    for gap in summary.whitespace:
+    for family in families:
         table.add_row(
-            f"{gap.account_name} ({gap.account_key})",
-            gap.product_family,
-            f"{gap.expected_value:,.0f}",
-            f"{gap.peer_adoption_rate:.0%}",
+            family.product_family,
+            f"{family.accounts:,}",
+            f"{family.key_accounts:,}",
+            f"{family.expected_value:,.0f}",
         )
     return table
 
@@ -160,9 +175,11 @@ def render(summary: Summary, console: Console) -> None:
         f"analyze {result.run_id}: {accounts:,} accounts scored as of "
         f"{result.as_of.isoformat()}, {result.rows_written:,} mart rows written"
     )
-    parts: list[Table | Text] = [head, _tier_table(summary)]
+    parts: list[Table | Text] = [head, tier_table(summary.tier_bands)]
     parts.append(
-        _whitespace_table(summary) if summary.whitespace else Text("No whitespace gaps found.")
+        whitespace_table(summary.whitespace)
+        if summary.whitespace
+        else Text("No whitespace gaps found.")
     )
     parts.append(_overdue_table(summary) if summary.overdue else Text("No key account is overdue."))
     if summary.hierarchy_issues:

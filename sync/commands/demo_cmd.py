@@ -290,35 +290,16 @@ def run_steps(config: KamsyncConfig, should_stop: Callable[[], bool], err: Conso
 
 def print_summary(config: KamsyncConfig, out: Console) -> None:
     """Accounts by tier and health band, top whitespace, write-back and API calls per org."""
+    from analytics.summary import read_family_gaps, read_tier_bands, tier_table, whitespace_table
+
     con = Warehouse(config.warehouse).read_published()
     try:
-        out.print(tier_table(con.execute(TIER_SQL).fetchall()))
-        out.print(whitespace_table(con.execute(WHITESPACE_SQL).fetchall()))
+        out.print(tier_table(read_tier_bands(con)))
+        out.print(whitespace_table(read_family_gaps(con, top=5)))
         out.print(org_table(con.execute(ORG_SQL).fetchall()))
     finally:
         con.close()
 
-
-TIER_SQL = """
-select
-    tier,
-    count(*) as accounts,
-    count(*) filter (where health_band = 'green') as green,
-    count(*) filter (where health_band = 'amber') as amber,
-    count(*) filter (where health_band = 'red') as red
-from kam.account_scores
-group by tier
-order by list_position(['key', 'growth', 'maintain', 'non_key'], tier), tier
-"""
-
-WHITESPACE_SQL = """
-select product_family, count(*) as accounts, sum(expected_value) as expected_value
-from kam.whitespace
-where status = 'gap' and expected_value > 0
-group by product_family
-order by expected_value desc, product_family
-limit 5
-"""
 
 ORG_SQL = """
 with accounts as (
@@ -337,30 +318,6 @@ left join written on written.source = accounts.source
 left join calls on calls.source = accounts.source
 order by accounts.source
 """
-
-
-def tier_table(rows: list[tuple[Any, ...]]) -> Table:
-    """Accounts by tier and health band."""
-    table = Table(title="accounts by tier and health band")
-    for header in ("tier", "accounts", "green", "amber", "red"):
-        table.add_column(header, justify="left" if header == "tier" else "right")
-    for tier, *counts in rows:
-        table.add_row(str(tier), *(f"{n:,}" for n in counts))
-    return table
-
-
-def whitespace_table(rows: list[tuple[Any, ...]]) -> Table:
-    """Where the whitespace is: per product family, the accounts that lack it and its value.
-
-    Per family rather than per account: expected value is a peer group's figure, so the largest
-    single gaps are many accounts of one peer group with the same value.
-    """
-    table = Table(title="biggest whitespace by product family (gaps)")
-    for header in ("product family", "accounts with a gap", "expected value"):
-        table.add_column(header, justify="left" if header == "product family" else "right")
-    for family, accounts, value in rows:
-        table.add_row(str(family), f"{accounts:,}", f"{value:,.0f}")
-    return table
 
 
 def org_table(rows: list[tuple[Any, ...]]) -> Table:

@@ -169,8 +169,8 @@ def test_the_summary_names_tiers_whitespace_orgs_and_how_to_open_the_file(
     demo: Demo, warehouse: duckdb.DuckDBPyConnection
 ) -> None:
     out = demo.stdout
-    assert "accounts by tier and health band" in out
-    assert "biggest whitespace by product family" in out
+    assert "Accounts by tier and health band" in out
+    assert "Biggest whitespace by product family" in out
     # the whitespace table sums each family's gap cells: its first row is the family whose gaps
     # are worth most, with the number of accounts that lack it
     family, accounts = warehouse.execute(
@@ -178,7 +178,7 @@ def test_the_summary_names_tiers_whitespace_orgs_and_how_to_open_the_file(
         "where status = 'gap' and expected_value > 0 "
         "group by product_family order by sum(expected_value) desc limit 1"
     ).fetchall()[0]
-    table = out[out.index("biggest whitespace by product family") :]
+    table = out[out.index("Biggest whitespace by product family") :]
     first_row = next(line for line in table.splitlines() if line.startswith("│"))
     assert first_row.split("│")[1].strip() == family
     assert first_row.split("│")[2].strip() == f"{accounts:,}"

@@ -70,7 +70,11 @@ def test_analyze_prints_the_summary_and_publishes(
     out, err = capsys.readouterr()
     assert code == 0
     assert "Accounts by tier and health band" in out
-    assert "Biggest whitespace" in out and "Storage" in out
+    # both accounts are one peer group: each family is owned by one of the two (adoption 0.5),
+    # so Bolt's Compute gap is worth 0.5 x 2,000,000 and key account Acme's Storage gap 0.5 x 1,000
+    table = out[out.index("Biggest whitespace by product family") :].splitlines()
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in table if "│" in line]
+    assert rows[:2] == [["Compute", "1", "0", "1,000,000"], ["Storage", "1", "1", "500"]]
     assert "Most overdue key accounts" in out and "Acme (sf:a)" in out
     assert "analyze: built marts/account_scores" in err
     assert _published(config, "select account_key, tier from kam.account_scores order by 1") == [
