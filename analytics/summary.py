@@ -127,6 +127,13 @@ def tier_table(tier_bands: dict[str, dict[str, int]]) -> Table:
     return table
 
 
+def print_marts_summary(con: duckdb.DuckDBPyConnection, console: Console) -> None:
+    """The demo's view of the marts (entry point ``kamsync.summaries``): accounts by tier and
+    health band, and the five product families with the most whitespace."""
+    console.print(tier_table(read_tier_bands(con)))
+    console.print(whitespace_table(read_family_gaps(con, top=5)))
+
+
 def _table(title: str, columns: tuple[tuple[str, JustifyMethod], ...]) -> Table:
     table = Table(title=title, title_justify="left")
     for name, justify in columns:

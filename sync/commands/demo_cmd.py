@@ -22,9 +22,11 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
+import duckdb
 from rich.console import Console
 from rich.table import Table
 
@@ -288,14 +290,20 @@ def run_steps(config: KamsyncConfig, should_stop: Callable[[], bool], err: Conso
 # ---------------------------------------------------------------------- the summary
 
 
-def print_summary(config: KamsyncConfig, out: Console) -> None:
-    """Accounts by tier and health band, top whitespace, write-back and API calls per org."""
-    from analytics.summary import read_family_gaps, read_tier_bands, tier_table, whitespace_table
+SUMMARY_ENTRY_POINT_GROUP = "kamsync.summaries"
+"""Where the packages above ``sync`` offer their part of the demo's summary: a function
+``(connection, console) -> None`` that prints tables read from the published warehouse."""
 
+Summary = Callable[[duckdb.DuckDBPyConnection, Console], None]
+
+
+def print_summary(config: KamsyncConfig, out: Console) -> None:
+    """What the installed packages show of the marts (analytics: accounts by tier and health
+    band, the biggest whitespace), then write-back and API calls per org."""
     con = Warehouse(config.warehouse).read_published()
     try:
-        out.print(tier_table(read_tier_bands(con)))
-        out.print(whitespace_table(read_family_gaps(con, top=5)))
+        for summary in summaries():
+            summary(con, out)
         out.print(org_table(con.execute(ORG_SQL).fetchall()))
     finally:
         con.close()
@@ -318,6 +326,12 @@ left join written on written.source = accounts.source
 left join calls on calls.source = accounts.source
 order by accounts.source
 """
+
+
+def summaries() -> list[Summary]:
+    """The summaries of the installed packages, in the order of their entry-point names."""
+    found = sorted(entry_points(group=SUMMARY_ENTRY_POINT_GROUP), key=lambda entry: entry.name)
+    return [cast(Summary, entry.load()) for entry in found]
 
 
 def org_table(rows: list[tuple[Any, ...]]) -> Table:
