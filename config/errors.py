@@ -20,6 +20,7 @@ and which exit code the CLI maps it to.
     │   │   ├── ServerError             HTTP 5xx
     │   │   └── ConnectionFailedError   reset, refused, timed out
     │   └── PermanentError              never retried
+    │       ├── UntrustedCertificateError  the endpoint's TLS certificate failed verification
     │       ├── AuthenticationError     the token endpoint refused the credentials
     │       ├── SessionExpiredError     401 after one re-authentication
     │       ├── ApiBudgetExceededError  the org's daily API use would pass the budget
@@ -151,6 +152,11 @@ class ConnectionFailedError(TransientError):
 
 class PermanentError(CrmError):
     """Retrying the same request will not help."""
+
+
+class UntrustedCertificateError(PermanentError):
+    """The endpoint's TLS certificate could not be verified: the same handshake will fail again
+    until its certificate authority is trusted (``ca_bundle``) or the certificate is fixed."""
 
 
 class AuthenticationError(PermanentError):

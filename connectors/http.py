@@ -22,6 +22,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import os
+import re
 import ssl
 import threading
 import time
@@ -30,18 +31,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_random_exponential,
 )
 
-from config.errors import ConnectionFailedError
+from config.errors import ConnectionFailedError, UntrustedCertificateError
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +140,60 @@ class _RetryableResponse(Exception):
 ResponseHook = Callable[[requests.Response], None]
 
 
+def _is_transient(error: BaseException) -> bool:
+    """Worth another attempt: a 429 or 5xx answer, or a connection that failed on the way; not a
+    certificate that failed verification, which fails the same way every time."""
+    if isinstance(error, requests.exceptions.SSLError):
+        return False
+    return isinstance(
+        error,
+        (
+            _RetryableResponse,
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+        ),
+    )
+
+
+def endpoint(url: str | bytes) -> str:
+    """``scheme://host[:port]`` of ``url``: where a request went, without its path or query."""
+    parts = urlsplit(url.decode() if isinstance(url, bytes) else url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else "the CRM"
+
+
+_CONNECTION_PROBLEMS: tuple[tuple[str, str], ...] = (
+    ("Connection refused", "connection refused"),
+    ("NameResolutionError", "host name not found"),
+    ("Name or service not known", "host name not found"),
+    ("Connection reset", "connection reset"),
+    ("RemoteDisconnected", "the server closed the connection without answering"),
+    ("Connection aborted", "the connection was dropped"),
+)
+
+
+def connection_problem(error: BaseException | None) -> str:
+    """What went wrong with a connection, in plain words (never the request itself)."""
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return "timed out connecting"
+    if isinstance(error, requests.exceptions.ReadTimeout):
+        return "timed out waiting for the answer"
+    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+        return "the answer was cut off"
+    text = str(error)
+    for marker, problem in _CONNECTION_PROBLEMS:
+        if marker in text:
+            return problem
+    return type(error).__name__
+
+
+def certificate_problem(error: requests.exceptions.SSLError) -> str:
+    """Why certificate verification failed, as OpenSSL put it (e.g. 'self-signed certificate in
+    certificate chain'), or that the handshake failed."""
+    found = re.search(r"certificate verify failed: ([^(]+?)\s*\(", str(error))
+    return found[1] if found else "the TLS handshake failed"
+
+
 class CrmSession(requests.Session):
     """A requests session with kamsync's trust, retry policy, re-authentication and counting."""
 
@@ -172,14 +228,7 @@ class CrmSession(requests.Session):
     ) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
         retrying = Retrying(
-            retry=retry_if_exception_type(
-                (
-                    _RetryableResponse,
-                    requests.ConnectionError,
-                    requests.Timeout,
-                    requests.exceptions.ChunkedEncodingError,
-                )
-            ),
+            retry=retry_if_exception(_is_transient),
             stop=stop_after_attempt(self.policy.max_retries + 1),
             wait=self._wait,
             sleep=self.sleep,
@@ -187,7 +236,15 @@ class CrmSession(requests.Session):
             retry_error_callback=self._give_up,
             reraise=False,
         )
-        response: requests.Response = retrying(self._attempt, method, url, *args, **kwargs)
+        try:
+            response: requests.Response = retrying(self._attempt, method, url, *args, **kwargs)
+        except requests.exceptions.SSLError as exc:
+            raise UntrustedCertificateError(
+                f"the TLS certificate of {endpoint(url)} could not be verified "
+                f"({certificate_problem(exc)}); if the endpoint uses a private certificate "
+                "authority, name its PEM file in the source's ca_bundle",
+                source=self.source,
+            ) from None
         return response
 
     def _attempt(
@@ -269,8 +326,10 @@ class CrmSession(requests.Session):
         error = outcome.exception() if outcome is not None else None
         if isinstance(error, _RetryableResponse):
             return error.response  # the caller maps the final status to an error
+        url = state.args[1] if len(state.args) > 1 else ""
         raise ConnectionFailedError(
-            f"could not reach the CRM after {state.attempt_number} attempts: "
-            f"{type(error).__name__}",
+            f"could not reach {endpoint(url)} after {state.attempt_number} "
+            f"attempt{'s' if state.attempt_number > 1 else ''}: "
+            f"{connection_problem(error)}",
             source=self.source,
         ) from None

@@ -8,7 +8,7 @@ import pytest
 import requests
 import responses
 
-from config.errors import ConnectionFailedError
+from config.errors import ConnectionFailedError, UntrustedCertificateError
 from connectors.emulator.tls import TlsFiles
 from connectors.http import CrmSession, RetryPolicy, parse_retry_after
 
@@ -39,14 +39,26 @@ def test_configured_ca_is_trusted_even_when_env_bundles_are_set(
     assert session.get(tls_server).json() == {"hello": "kamsync"}
 
 
-def test_unknown_ca_is_refused_and_verification_cannot_be_turned_off(
+def test_unknown_ca_is_refused_at_once_and_verification_cannot_be_turned_off(
     env_bundles: Path, tls_server: str
 ) -> None:
-    session = CrmSession(policy=RetryPolicy(max_retries=0))
-    with pytest.raises(ConnectionFailedError):
-        session.get(tls_server)
+    sleeps: list[float] = []
+    session = CrmSession(policy=RetryPolicy(max_retries=3), sleep=sleeps.append, source="sf")
+    with pytest.raises(UntrustedCertificateError) as refused:
+        session.get(tls_server + "/services/data?q=select+Id+from+Account")
+    # permanent: one handshake, no retries; the message names the host, not the request
+    assert not refused.value.transient
+    assert session.calls == 1 and sleeps == []
+    message = str(refused.value)
+    # OpenSSL's reason in between, e.g. "self-signed certificate in certificate chain"
+    assert message.startswith(f"sf: the TLS certificate of {tls_server} could not be verified (")
+    assert "certificate" in message.split("(")[1] and "select" not in message
+    assert message.endswith(
+        "); if the endpoint uses a private certificate authority, name its PEM file in the "
+        "source's ca_bundle"
+    )
     session.verify = False
-    with pytest.raises(ConnectionFailedError):
+    with pytest.raises(UntrustedCertificateError):
         session.get(tls_server, verify=False)
 
 
@@ -88,15 +100,48 @@ def test_5xx_backs_off_with_bounded_jitter_then_returns_the_last_response() -> N
 @responses.activate
 def test_connection_errors_retry_then_raise_a_transient_error() -> None:
     url = "https://crm.example.test/api"
-    responses.get(url, body=requests.ConnectionError("reset by peer"))
-    responses.get(url, body=requests.ConnectionError("reset by peer"))
+    for _ in range(2):
+        responses.get(url, body=requests.ConnectionError("[Errno 104] Connection reset by peer"))
     sleeps: list[float] = []
 
-    with pytest.raises(ConnectionFailedError, match="after 2 attempts") as caught:
-        _session(sleeps, retries=1).get(url)
+    with pytest.raises(ConnectionFailedError) as caught:
+        _session(sleeps, retries=1).get(url + "?q=select+Id")
+
+    assert str(caught.value) == (
+        "test: could not reach https://crm.example.test after 2 attempts: connection reset"
+    )
 
     assert caught.value.transient
     assert len(sleeps) == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "problem"),
+    [
+        (requests.exceptions.ConnectTimeout("connect timed out"), "timed out connecting"),
+        (requests.exceptions.ReadTimeout("read timed out"), "timed out waiting for the answer"),
+        (requests.ConnectionError("[Errno 111] Connection refused"), "connection refused"),
+        (
+            requests.ConnectionError("NameResolutionError: Failed to resolve 'crm.example.test'"),
+            "host name not found",
+        ),
+        (requests.exceptions.ChunkedEncodingError("IncompleteRead"), "the answer was cut off"),
+        (requests.ConnectionError("something new"), "ConnectionError"),
+    ],
+)
+@responses.activate
+def test_a_connection_that_keeps_failing_is_described_in_plain_words(
+    error: Exception, problem: str
+) -> None:
+    url = "https://crm.example.test:8443/api/data"
+    responses.get(url, body=error)
+
+    with pytest.raises(ConnectionFailedError) as caught:
+        _session([], retries=0).get(url)
+
+    assert str(caught.value) == (
+        f"test: could not reach https://crm.example.test:8443 after 1 attempt: {problem}"
+    )
 
 
 @responses.activate
