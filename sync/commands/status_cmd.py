@@ -48,10 +48,8 @@ def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> Table:
 
 
 def _cell(value: Any) -> str:
-    if isinstance(value, int):
-        return f"{value:,}"
-    text = str(value)
-    return text if len(text) <= 90 else text[:87] + "..."
+    # long values (a failure's error) wrap inside their cell: an error cut short loses its cause
+    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def render(report: dict[str, Any], console: Console) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from config.errors import ApiBudgetExceededError
+from config.errors import ApiBudgetExceededError, MalformedResponseError
 from config.model import KamsyncConfig
 from sync.cli import main
 from tests.unit.test_engine import ScriptedConnector, _pages, _row, _sync
@@ -100,3 +100,28 @@ def test_status_redirected_to_a_file_shows_whole_run_ids(
     out = capsys.readouterr().out
     assert result.run_id in out
     assert "…" not in out
+
+
+def test_a_long_failure_is_shown_whole(
+    config: KamsyncConfig,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")  # a narrow terminal: the error wraps in its cell
+    cause = "the certificate authority of the corporate proxy is not in ca_bundle " * 3
+    broken = ScriptedConnector(
+        [_pages([[_row(1)]])], fail_after=0, error=MalformedResponseError(cause, source="sf")
+    )
+    _sync(config, broken)
+    path = tmp_path / "kamsync.toml"
+    path.write_text(f'[warehouse]\npath = "{config.warehouse.path.name}"\n', encoding="utf-8")
+
+    assert main(["--config", str(path), "status"]) == 0
+
+    out = capsys.readouterr().out
+    failures = out[out.index("Failures") :]
+    cells = " ".join(
+        line.split("│")[-2].strip() for line in failures.splitlines() if line.count("│") > 2
+    )
+    assert " ".join(cells.split()) == f"sf: {cause.strip()}"
