@@ -22,7 +22,6 @@ from __future__ import annotations
 import email.utils
 import logging
 import os
-import re
 import ssl
 import threading
 import time
@@ -140,10 +139,18 @@ class _RetryableResponse(Exception):
 ResponseHook = Callable[[requests.Response], None]
 
 
+def _is_untrusted(error: BaseException) -> bool:
+    """A TLS handshake that failed because the certificate failed verification."""
+    return isinstance(error, requests.exceptions.SSLError) and (
+        "certificate verify failed" in str(error)
+    )
+
+
 def _is_transient(error: BaseException) -> bool:
-    """Worth another attempt: a 429 or 5xx answer, or a connection that failed on the way; not a
-    certificate that failed verification, which fails the same way every time."""
-    if isinstance(error, requests.exceptions.SSLError):
+    """Worth another attempt: a 429 or 5xx answer, or a connection that failed on the way (a TLS
+    handshake cut short included); not a certificate that failed verification, which fails the
+    same way every time."""
+    if _is_untrusted(error):
         return False
     return isinstance(
         error,
@@ -169,6 +176,7 @@ _CONNECTION_PROBLEMS: tuple[tuple[str, str], ...] = (
     ("Connection reset", "connection reset"),
     ("RemoteDisconnected", "the server closed the connection without answering"),
     ("Connection aborted", "the connection was dropped"),
+    ("SSL", "the TLS handshake failed"),
 )
 
 
@@ -187,11 +195,18 @@ def connection_problem(error: BaseException | None) -> str:
     return type(error).__name__
 
 
-def certificate_problem(error: requests.exceptions.SSLError) -> str:
-    """Why certificate verification failed, as OpenSSL put it (e.g. 'self-signed certificate in
-    certificate chain'), or that the handshake failed."""
-    found = re.search(r"certificate verify failed: ([^(]+?)\s*\(", str(error))
-    return found[1] if found else "the TLS handshake failed"
+def untrusted_certificate(url: str | bytes, error: BaseException) -> str:
+    """Why ``url``'s certificate failed verification, as OpenSSL put it (e.g. 'self-signed
+    certificate in certificate chain'), and what to do about it."""
+    _, found, rest = str(error).partition("certificate verify failed: ")
+    reason = rest.split(" (_ssl")[0].rstrip(".") if found else "certificate verify failed"
+    advice = (
+        "check the host name in the URL"
+        if "mismatch" in reason.lower()
+        else "if the endpoint uses a private certificate authority, name its PEM file in the "
+        "source's ca_bundle"
+    )
+    return f"the TLS certificate of {endpoint(url)} could not be verified ({reason}); {advice}"
 
 
 class CrmSession(requests.Session):
@@ -238,12 +253,9 @@ class CrmSession(requests.Session):
         )
         try:
             response: requests.Response = retrying(self._attempt, method, url, *args, **kwargs)
-        except requests.exceptions.SSLError as exc:
+        except requests.exceptions.SSLError as exc:  # not retried: verification failed
             raise UntrustedCertificateError(
-                f"the TLS certificate of {endpoint(url)} could not be verified "
-                f"({certificate_problem(exc)}); if the endpoint uses a private certificate "
-                "authority, name its PEM file in the source's ca_bundle",
-                source=self.source,
+                untrusted_certificate(url, exc), source=self.source
             ) from None
         return response
 

@@ -126,6 +126,10 @@ def test_connection_errors_retry_then_raise_a_transient_error() -> None:
             "host name not found",
         ),
         (requests.exceptions.ChunkedEncodingError("IncompleteRead"), "the answer was cut off"),
+        (
+            requests.exceptions.SSLError("[SSL: UNEXPECTED_EOF_WHILE_READING] EOF occurred"),
+            "the TLS handshake failed",
+        ),
         (requests.ConnectionError("something new"), "ConnectionError"),
     ],
 )
@@ -141,6 +145,29 @@ def test_a_connection_that_keeps_failing_is_described_in_plain_words(
 
     assert str(caught.value) == (
         f"test: could not reach https://crm.example.test:8443 after 1 attempt: {problem}"
+    )
+
+
+@responses.activate
+def test_a_host_name_mismatch_is_not_retried_and_says_to_check_the_url() -> None:
+    url = "https://crm.example.test/api"
+    responses.get(
+        url,
+        body=requests.exceptions.SSLError(
+            "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, "
+            "certificate is not valid for 'crm.example.test'. (_ssl.c:1006)"
+        ),
+    )
+    sleeps: list[float] = []
+
+    with pytest.raises(UntrustedCertificateError) as refused:
+        _session(sleeps, retries=3).get(url)
+
+    assert sleeps == []
+    assert str(refused.value) == (
+        "test: the TLS certificate of https://crm.example.test could not be verified "
+        "(Hostname mismatch, certificate is not valid for 'crm.example.test'); "
+        "check the host name in the URL"
     )
 
 
