@@ -117,3 +117,29 @@ def test_no_secret_reaches_logs_the_warehouse_or_errors(
     for secret in [env[crm.secret_env], WRONG_SECRET, *tokens]:
         assert secret not in out + err + bad_out + bad_err
         assert secret.encode() not in warehouse_bytes
+
+
+def test_an_untrusted_certificate_fails_at_once_naming_host_and_ca_bundle(
+    crm: Crm,
+    emulator: Emulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    set_env(monkeypatch, crm.env(emulator))
+    path = crm.write_config(tmp_path, emulator, "max_retries = 5")
+    # the same source without the emulator's CA: the system trust store does not know it
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        "\n".join(line for line in text.splitlines() if not line.startswith("ca_bundle")),
+        encoding="utf-8",
+    )
+
+    assert main(["--config", str(path), "-v", "sync"]) == 1  # -v: retries are logged
+
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    [failed] = [line for line in lines if line.startswith(f"  {crm.source}: ")]
+    assert failed.startswith(f"  {crm.source}: the TLS certificate of https://127.0.0.1:")
+    assert failed.endswith("name its PEM file in the source's ca_bundle")
+    assert "retry" not in err  # a certificate that failed verification is not retried
