@@ -184,11 +184,25 @@ def _dedupe(problems: Sequence[ConfigProblem]) -> list[ConfigProblem]:
 # --------------------------------------------------------------------------- error rendering
 
 
+_OTHER_KIND_ONLY: dict[str, tuple[str, str]] = {
+    "api_budget_percent": (
+        "salesforce",
+        "applies to Salesforce sources only: Dataverse has no daily request counter to budget "
+        "against; kamsync keeps to its service-protection limits by honouring 429 and "
+        "Retry-After",
+    ),
+}
+"""Source keys that belong to one kind of CRM: on the other kind, the reason, not 'unknown'."""
+
+
 def _problem(file: str, err: ErrorDetails) -> ConfigProblem:
     loc = _clean_loc(err["loc"])
     key = _key_path(loc)
     kind = err["type"]
     if kind == "extra_forbidden":
+        other_kind = _OTHER_KIND_ONLY.get(str(loc[-1]))
+        if other_kind is not None and other_kind[0] not in err["loc"]:
+            return ConfigProblem(file, key, other_kind[1])
         allowed = _allowed_keys(err["loc"][:-1])
         return ConfigProblem(file, key, "unknown key" + _did_you_mean(str(loc[-1]), allowed))
     if kind == "missing":

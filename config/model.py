@@ -265,7 +265,6 @@ class SourceBase(Model):
 
     name: SourceName
     ca_bundle: ReadableFile | None = None
-    api_budget_percent: float = Field(default=80.0, gt=0, le=100)
     timeout_seconds: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=6, ge=0, le=20)
     schema_refresh_hours: float = Field(default=24.0, ge=0)
@@ -282,6 +281,7 @@ class SalesforceSource(SourceBase):
     login_url: HttpsUrl = "https://login.salesforce.com"
     api_version: Annotated[str, Field(pattern=r"^\d{2,3}\.0$")] = "62.0"
     auth: SalesforceAuth = "client_credentials"
+    api_budget_percent: float = Field(default=80.0, gt=0, le=100)
     client_id_env: EnvName
     client_secret_env: EnvName | None = None
     refresh_token_env: EnvName | None = None

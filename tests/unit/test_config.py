@@ -8,6 +8,7 @@ import pytest
 
 from config import load_config
 from config.errors import ConfigError
+from config.model import SalesforceSource
 from sync.cli import main
 
 BASE = """
@@ -43,6 +44,15 @@ BAD_CONFIGS: list[tuple[str, str, str, str]] = [
         BASE + "\n[warehous]\npath = 'x'\n",
         "warehous",
         "unknown key (did you mean 'warehouse'?)",
+    ),
+    (
+        "budget-on-dynamics",
+        _replace(
+            'client_id_env = "D365_CLIENT_ID"',
+            'client_id_env = "D365_CLIENT_ID"\napi_budget_percent = 80',
+        ),
+        "sources[1].api_budget_percent",
+        "applies to Salesforce sources only: Dataverse has no daily request counter",
     ),
     (
         "unknown-source-key",
@@ -281,7 +291,8 @@ def test_defaults_follow_the_spec(example_config: Path, secret_env: dict[str, st
     assert analytics.call_targets.key == 4 and analytics.call_targets.growth == 2
     assert analytics.call_targets.maintain == pytest.approx(1 / 3)
     assert analytics.wallet_quantile == 0.9 and analytics.peer_min == 20
-    assert config.sources[0].api_budget_percent == 80
+    salesforce = config.sources[0]
+    assert isinstance(salesforce, SalesforceSource) and salesforce.api_budget_percent == 80
     # relative paths resolve against the configuration file's folder
     assert config.warehouse.path == example_config.parent / "kamsync.duckdb"
 
