@@ -14,12 +14,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from importlib.metadata import entry_points
 from typing import cast
 
 from config.errors import ConfigError, KamsyncError, RunFailedError
 from config.model import KamsyncConfig
 from sync.engine import SyncEngine, SyncResult
+from sync.plugins import load_plugins
 from sync.progress import LogProgress
 from sync.warehouse import Warehouse
 
@@ -81,13 +81,8 @@ def sync_job(
 
 def available() -> dict[str, Job]:
     """Every job this installation can run, by name."""
-    found: dict[str, Job] = {"sync": sync_job}
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            found[entry.name] = cast(Job, entry.load())
-        except Exception as exc:  # a broken plugin is reported, not fatal to the others
-            log.warning("job %r could not be loaded from %s: %s", entry.name, entry.value, exc)
-    return found
+    plugins = load_plugins(ENTRY_POINT_GROUP, "job")
+    return {"sync": sync_job, **{name: cast(Job, job) for name, job in plugins.items()}}
 
 
 def run_job(name: str, job: Job, config: KamsyncConfig, should_stop: Callable[[], bool]) -> str:

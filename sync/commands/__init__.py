@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Protocol, cast
 
 from sync.commands import (
@@ -22,6 +21,7 @@ from sync.commands import (
     status_cmd,
     sync_cmd,
 )
+from sync.plugins import load_plugins
 
 ENTRY_POINT_GROUP = "kamsync.commands"
 
@@ -46,25 +46,18 @@ COMMAND_MODULES: tuple[CommandModule, ...] = (
 
 
 def command_modules() -> tuple[CommandModule, ...]:
-    """The built-in command modules, then those other packages declare as entry points."""
-    found = [m for m in (_load(ep) for ep in _plugin_entry_points()) if m is not None]
+    """The built-in command modules, then those other packages declare as entry points (in
+    name order, so ``--help`` is stable)."""
+    plugins = load_plugins(ENTRY_POINT_GROUP, "command")
+    found = [cast(CommandModule, m) for name, m in plugins.items() if _registers(name, m)]
     return (*COMMAND_MODULES, *found)
 
 
-def _plugin_entry_points() -> list[EntryPoint]:
-    """Entry points of the command group, one per name, sorted so ``--help`` is stable."""
-    unique = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    return [unique[name] for name in sorted(unique)]
-
-
-def _load(entry: EntryPoint) -> CommandModule | None:
-    """Import one command module; a broken one is logged and left out, not fatal to the CLI."""
-    try:
-        module = entry.load()
-    except Exception as exc:  # any import-time failure of a plugin
-        log.warning("command %r could not be loaded from %s: %s", entry.name, entry.value, exc)
-        return None
-    if not callable(getattr(module, "register", None)):
-        log.warning("command %r (%s) has no register() function", entry.name, entry.value)
-        return None
-    return cast(CommandModule, module)
+def _registers(name: str, module: object) -> bool:
+    """A command module must have ``register()``; one without is logged and left out."""
+    if callable(getattr(module, "register", None)):
+        return True
+    log.warning(
+        "command %r (%s) has no register() function", name, getattr(module, "__name__", module)
+    )
+    return False

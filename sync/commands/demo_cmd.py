@@ -22,7 +22,6 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
@@ -37,6 +36,7 @@ from config.model import KamsyncConfig
 from sync import jobs
 from sync.commands.emulator_cmd import MAX_ACCOUNTS, serve_argv
 from sync.output import report_console
+from sync.plugins import load_plugins
 from sync.progress import LogProgress, TerminalProgress
 from sync.signals import GracefulStop
 from sync.warehouse import Warehouse
@@ -330,8 +330,8 @@ order by accounts.source
 
 def summaries() -> list[Summary]:
     """The summaries of the installed packages, in the order of their entry-point names."""
-    found = sorted(entry_points(group=SUMMARY_ENTRY_POINT_GROUP), key=lambda entry: entry.name)
-    return [cast(Summary, entry.load()) for entry in found]
+    found = load_plugins(SUMMARY_ENTRY_POINT_GROUP, "summary")
+    return [cast(Summary, summary) for summary in found.values()]
 
 
 def org_table(rows: list[tuple[Any, ...]]) -> Table:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import sync.commands
+import sync.plugins
 from sync.cli import build_parser
 
 
@@ -45,7 +46,7 @@ def test_plugins_load_after_the_built_in_commands_and_broken_ones_are_skipped(
         _entry("broken", "kamsync_no_such_module"),
         _entry("empty", "kamsync_test_empty"),
     ]
-    monkeypatch.setattr(sync.commands, "entry_points", lambda group: found)
+    monkeypatch.setattr(sync.plugins, "entry_points", lambda group: found)
 
     with caplog.at_level(logging.WARNING):
         modules = sync.commands.command_modules()
