@@ -184,15 +184,11 @@ def _dedupe(problems: Sequence[ConfigProblem]) -> list[ConfigProblem]:
 # --------------------------------------------------------------------------- error rendering
 
 
-_OTHER_KIND_ONLY: dict[str, tuple[str, str]] = {
-    "api_budget_percent": (
-        "salesforce",
-        "applies to Salesforce sources only: Dataverse has no daily request counter to budget "
-        "against; kamsync keeps to its service-protection limits by honouring 429 and "
-        "Retry-After",
-    ),
+_WHY_ONE_KIND: dict[str, str] = {
+    "api_budget_percent": "Dataverse has no daily request counter to budget against; kamsync "
+    "keeps to its service-protection limits by honouring 429 and Retry-After",
 }
-"""Source keys that belong to one kind of CRM: on the other kind, the reason, not 'unknown'."""
+"""Why a key only one kind of source has is not on the others, where the reason is not plain."""
 
 
 def _problem(file: str, err: ErrorDetails) -> ConfigProblem:
@@ -200,9 +196,13 @@ def _problem(file: str, err: ErrorDetails) -> ConfigProblem:
     key = _key_path(loc)
     kind = err["type"]
     if kind == "extra_forbidden":
-        other_kind = _OTHER_KIND_ONLY.get(str(loc[-1]))
-        if other_kind is not None and other_kind[0] not in err["loc"]:
-            return ConfigProblem(file, key, other_kind[1])
+        owners = _other_members_with(err["loc"])
+        if owners:
+            why = _WHY_ONE_KIND.get(str(loc[-1]))
+            names = " and ".join(owner.capitalize() for owner in owners)
+            return ConfigProblem(
+                file, key, f"applies to {names} sources only" + (f": {why}" if why else "")
+            )
         allowed = _allowed_keys(err["loc"][:-1])
         return ConfigProblem(file, key, "unknown key" + _did_you_mean(str(loc[-1]), allowed))
     if kind == "missing":
@@ -296,6 +296,26 @@ def _allowed_keys(loc: Sequence[int | str]) -> list[str]:
             return []
     models = _models(annotation)
     return sorted({name for model in models for name in model.model_fields})
+
+
+def _other_members_with(loc: Sequence[int | str]) -> list[str]:
+    """For a key refused inside one member of a tagged union (a source of one kind), the tags of
+    the other members that have the key (pydantic's raw location: ..., tag, key)."""
+    if len(loc) < 2 or not isinstance(loc[-2], str):
+        return []
+    annotation: Any = KamsyncConfig
+    for part in loc[:-2]:
+        annotation = _step(annotation, part)
+        if annotation is None:
+            return []
+    members = _models(annotation)
+    if len(members) < 2:
+        return []
+    return [
+        tag
+        for member in members
+        if (tag := _tag(member)) is not None and tag != loc[-2] and loc[-1] in member.model_fields
+    ]
 
 
 def _step(annotation: Any, part: int | str) -> Any:

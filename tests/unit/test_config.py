@@ -55,6 +55,14 @@ BAD_CONFIGS: list[tuple[str, str, str, str]] = [
         "applies to Salesforce sources only: Dataverse has no daily request counter",
     ),
     (
+        "page-size-on-salesforce",
+        _replace(
+            'client_id_env = "SF_CLIENT_ID"', 'client_id_env = "SF_CLIENT_ID"\npage_size = 500'
+        ),
+        "sources[0].page_size",
+        "applies to Dynamics sources only",
+    ),
+    (
         "unknown-source-key",
         _replace('instance_url = "', 'instance_ur = "'),
         "sources[0].instance_ur",
