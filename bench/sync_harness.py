@@ -119,30 +119,39 @@ def stop(process: subprocess.Popen[str]) -> None:
     process.wait(timeout=60)
 
 
+def source_block(name: str, kind: str, settings: str, env_prefix: str, ca_file: str) -> str:
+    """A ``[[sources]]`` block for one emulated org: its own ``settings`` lines, credentials
+    from ``<env_prefix>_CLIENT_ID`` / ``_CLIENT_SECRET``, trust in the emulator's CA."""
+    return f"""
+[[sources]]
+name = "{name}"
+kind = "{kind}"
+{settings.strip()}
+client_id_env = "{env_prefix}_CLIENT_ID"
+client_secret_env = "{env_prefix}_CLIENT_SECRET"
+ca_bundle = "{ca_file}"
+"""
+
+
+def source_env(env_prefix: str, org: dict[str, Any]) -> dict[str, str]:
+    """The environment a :func:`source_block` names: the org's throwaway credentials."""
+    return {
+        f"{env_prefix}_CLIENT_ID": org["client_id"],
+        f"{env_prefix}_CLIENT_SECRET": org["client_secret"],
+    }
+
+
 def write_config(
     directory: Path, ready: dict[str, Any], source: Source
 ) -> tuple[Path, dict[str, str]]:
     """A config for the emulator's org of ``source`` and the environment it names."""
     org = ready[source.key]
-    path = directory / "kamsync.toml"
-    path.write_text(
-        f"""
-[warehouse]
-path = "kamsync.duckdb"
-[[sources]]
-name = "{source.name}"
-kind = "{source.key}"
-{source.settings(org).strip()}
-client_id_env = "{source.env_prefix}_CLIENT_ID"
-client_secret_env = "{source.env_prefix}_CLIENT_SECRET"
-ca_bundle = "{ready["ca_file"]}"
-""",
-        encoding="utf-8",
+    block = source_block(
+        source.name, source.key, source.settings(org), source.env_prefix, ready["ca_file"]
     )
-    return path, {
-        f"{source.env_prefix}_CLIENT_ID": org["client_id"],
-        f"{source.env_prefix}_CLIENT_SECRET": org["client_secret"],
-    }
+    path = directory / "kamsync.toml"
+    path.write_text(f'\n[warehouse]\npath = "kamsync.duckdb"{block}', encoding="utf-8")
+    return path, source_env(source.env_prefix, org)
 
 
 def measured_sync(config: Path, env: dict[str, str], directory: Path) -> dict[str, Any]:

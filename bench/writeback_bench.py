@@ -24,6 +24,7 @@ import argparse
 import multiprocessing
 import os
 import platform
+import sys
 import tempfile
 import time
 import uuid
@@ -36,6 +37,11 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script, bench/ is on the path but not the root
+
+from bench.sync_harness import source_block, source_env  # noqa: E402
 
 AS_OF = date(2025, 6, 30)
 SF_ACCOUNT_PREFIX = "001"
@@ -186,32 +192,15 @@ def build_warehouse(directory: Path, rows: int) -> Path:
 
 
 def write_config(directory: Path, creds: dict[str, Any], extra: str) -> Path:
+    sf, dv = creds["salesforce"], creds["dynamics"]
+    sf_settings = f'instance_url = "{sf["instance_url"]}"\nlogin_url = "{sf["login_url"]}"'
+    dv_settings = f'url = "{dv["url"]}"\nauthority = "{dv["authority"]}"'
     path = directory / "kamsync.toml"
     path.write_text(
-        f"""
-[warehouse]
-path = "kamsync.duckdb"
-
-[[sources]]
-name = "sf"
-kind = "salesforce"
-instance_url = "{creds["salesforce"]["instance_url"]}"
-login_url = "{creds["salesforce"]["login_url"]}"
-client_id_env = "BENCH_SF_CLIENT_ID"
-client_secret_env = "BENCH_SF_CLIENT_SECRET"
-ca_bundle = "{creds["ca_file"]}"
-
-[[sources]]
-name = "dv"
-kind = "dynamics"
-url = "{creds["dynamics"]["url"]}"
-authority = "{creds["dynamics"]["authority"]}"
-client_id_env = "BENCH_DV_CLIENT_ID"
-client_secret_env = "BENCH_DV_CLIENT_SECRET"
-ca_bundle = "{creds["ca_file"]}"
-
-{extra}
-""",
+        '\n[warehouse]\npath = "kamsync.duckdb"\n'
+        + source_block("sf", "salesforce", sf_settings, "BENCH_SF", creds["ca_file"])
+        + source_block("dv", "dynamics", dv_settings, "BENCH_DV", creds["ca_file"])
+        + f"\n{extra}\n",
         encoding="utf-8",
     )
     return path
@@ -302,12 +291,7 @@ def main() -> None:
     creds = parent.recv()
     print(f"emulator ready in {time.perf_counter() - started:.1f}s ({rows:,} accounts per org)")
     os.environ.update(
-        {
-            "BENCH_SF_CLIENT_ID": creds["salesforce"]["client_id"],
-            "BENCH_SF_CLIENT_SECRET": creds["salesforce"]["client_secret"],
-            "BENCH_DV_CLIENT_ID": creds["dynamics"]["client_id"],
-            "BENCH_DV_CLIENT_SECRET": creds["dynamics"]["client_secret"],
-        }
+        {**source_env("BENCH_SF", creds["salesforce"]), **source_env("BENCH_DV", creds["dynamics"])}
     )
     scenarios = [
         ("Salesforce, auto (Bulk API 2.0)", "sf", ""),
