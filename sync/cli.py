@@ -47,8 +47,7 @@ class App:
     def config(self) -> KamsyncConfig:
         """The validated configuration (secrets it names are registered for masking)."""
         if self._config is None:
-            self._config = load_config(self.config_path, self.env)
-            register_config_secrets(self._config, self.env)
+            self._config = self._load(check_env=True)
         return self._config
 
     @property
@@ -58,9 +57,13 @@ class App:
         if self._config is not None:
             return self._config
         if self._local_config is None:
-            self._local_config = load_config(self.config_path, self.env, check_env=False)
-            register_config_secrets(self._local_config, self.env)
+            self._local_config = self._load(check_env=False)
         return self._local_config
+
+    def _load(self, *, check_env: bool) -> KamsyncConfig:
+        config = load_config(self.config_path, self.env, check_env=check_env)
+        register_config_secrets(config, self.env)
+        return config
 
 
 Handler = Callable[[App], int]

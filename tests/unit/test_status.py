@@ -91,8 +91,7 @@ def test_status_redirected_to_a_file_shows_whole_run_ids(
 ) -> None:
     monkeypatch.delenv("COLUMNS", raising=False)
     result = _sync(config, ScriptedConnector([_pages([[_row(1)]])]))
-    path = tmp_path / "kamsync.toml"
-    path.write_text(f'[warehouse]\npath = "{config.warehouse.path.name}"\n', encoding="utf-8")
+    path = _warehouse_only(tmp_path, config)
 
     assert main(["--config", str(path), "status"]) == 0
 
@@ -114,8 +113,7 @@ def test_a_long_failure_is_shown_whole(
         [_pages([[_row(1)]])], fail_after=0, error=MalformedResponseError(cause, source="sf")
     )
     _sync(config, broken)
-    path = tmp_path / "kamsync.toml"
-    path.write_text(f'[warehouse]\npath = "{config.warehouse.path.name}"\n', encoding="utf-8")
+    path = _warehouse_only(tmp_path, config)
 
     assert main(["--config", str(path), "status"]) == 0
 
@@ -125,3 +123,10 @@ def test_a_long_failure_is_shown_whole(
         line.split("│")[-2].strip() for line in failures.splitlines() if line.count("│") > 2
     )
     assert " ".join(cells.split()) == f"sf: {cause.strip()}"
+
+
+def _warehouse_only(tmp_path: Path, config: KamsyncConfig) -> Path:
+    """A configuration naming only the warehouse ``config`` synced into (status needs no more)."""
+    path = tmp_path / "kamsync.toml"
+    path.write_text(f'[warehouse]\npath = "{config.warehouse.path.name}"\n', encoding="utf-8")
+    return path
