@@ -19,6 +19,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 _VALIDITY = timedelta(days=2)
@@ -59,35 +60,38 @@ def pem_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
     )
 
 
-def self_signed(key: rsa.RSAPrivateKey, name: x509.Name) -> x509.Certificate:
-    """A certificate for ``key`` signed by itself, valid for a year from five minutes ago."""
+def _builder(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: CertificatePublicKeyTypes,
+    validity: timedelta,
+) -> x509.CertificateBuilder:
+    """A certificate for ``public_key`` with a random serial, valid from five minutes ago (a
+    little clock skew is forgiven) for ``validity``; the caller adds extensions and signs."""
     now = datetime.now(UTC) - timedelta(minutes=5)
     return (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=365))
-        .sign(key, hashes.SHA256())
+        .not_valid_after(now + validity)
     )
+
+
+def self_signed(key: rsa.RSAPrivateKey, name: x509.Name) -> x509.Certificate:
+    """A certificate for ``key`` signed by itself, valid for a year from five minutes ago."""
+    return _builder(name, name, key.public_key(), timedelta(days=365)).sign(key, hashes.SHA256())
 
 
 def create_ca(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> TlsFiles:
     """Create a CA and a server certificate for ``hosts`` in ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(UTC) - timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = emulator_name("kamsync emulator CA")
     ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + _VALIDITY)
+        _builder(ca_name, ca_name, ca_key.public_key(), _VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -116,13 +120,7 @@ def create_ca(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost
         except ValueError:
             names.append(x509.DNSName(host))
     server_cert = (
-        x509.CertificateBuilder()
-        .subject_name(emulator_name(hosts[0]))
-        .issuer_name(ca_name)
-        .public_key(server_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + _VALIDITY)
+        _builder(emulator_name(hosts[0]), ca_name, server_key.public_key(), _VALIDITY)
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
